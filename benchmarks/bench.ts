@@ -1,0 +1,82 @@
+// `halab bench NAME`: every benchmark prints its measured figures beside the paper's (or a
+// baseline measured in the same run) and can return a machine-readable summary (--json).
+import type { Logger } from '../lab/util/log.ts';
+
+export interface BenchOptions {
+  /** The CI size: fewer trials, smaller labs. */
+  quick: boolean;
+  log: Logger;
+  /** Extra arguments after the benchmark's name. */
+  args: string[];
+}
+
+/** One figure: what was measured, beside what it is compared with. */
+export interface BenchRow {
+  figure: string;
+  measured: number | null;
+  unit: string;
+  /** The paper's value or the in-run baseline. */
+  reference?: number | null;
+  referenceSource?: string;
+  /** measured / reference, when both exist. */
+  ratio?: number | null;
+  verdict?: 'pass' | 'fail' | 'info' | 'invalid';
+  note?: string;
+}
+
+export interface BenchSummary {
+  bench: string;
+  /** When and under which conditions (machine, caps, trials …). */
+  conditions: Record<string, string | number | boolean>;
+  rows: BenchRow[];
+  /** Run directory with raw data, when the bench wrote one. */
+  runDir?: string;
+}
+
+export interface Benchmark {
+  name: string;
+  description: string;
+  run(opts: BenchOptions): Promise<BenchSummary>;
+}
+
+const registry = new Map<string, () => Promise<Benchmark>>();
+
+export function registerBenchmark(name: string, load: () => Promise<Benchmark>): void {
+  registry.set(name, load);
+}
+
+export function benchmarkNames(): string[] {
+  return [...registry.keys()].sort();
+}
+
+export async function loadBenchmark(name: string): Promise<Benchmark | undefined> {
+  return registry.get(name)?.();
+}
+
+export function ratio(measured: number | null | undefined, reference: number | null | undefined): number | null {
+  if (measured == null || reference == null || reference === 0) return null;
+  return measured / reference;
+}
+
+const fmt = (v: number | null | undefined, unit = '') =>
+  v == null ? '—' : `${Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)}${unit ? ' ' + unit : ''}`;
+
+/** Markdown table of a summary (also what the CLI prints). */
+export function summaryToMarkdown(s: BenchSummary): string {
+  const lines = [
+    `## ${s.bench}`,
+    '',
+    ...Object.entries(s.conditions).map(([k, v]) => `- ${k}: ${v}`),
+    '',
+    '| figure | measured | reference | source | ratio | verdict | note |',
+    '|---|---|---|---|---|---|---|',
+    ...s.rows.map(
+      (r) =>
+        `| ${r.figure} | ${fmt(r.measured, r.unit)} | ${fmt(r.reference, r.unit)} | ${r.referenceSource ?? ''} | ${
+          r.ratio == null ? '—' : r.ratio.toFixed(3)
+        } | ${r.verdict ?? ''} | ${r.note ?? ''} |`,
+    ),
+  ];
+  if (s.runDir) lines.push('', `Run directory: ${s.runDir}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,26 @@
+// Shared helpers for integration tests against the real engine.
+import { execa } from 'execa';
+import { silentLogger, consoleLogger } from '../../lab/util/log.ts';
+import { openBackend } from '../../lab/lab.ts';
+import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
+
+export const log = process.env.HALAB_TEST_VERBOSE ? consoleLogger() : silentLogger;
+
+let backend: Promise<DockerBackend> | undefined;
+/** The engine (installed and started if missing, as `halab up` does). */
+export function testBackend(): Promise<DockerBackend> {
+  backend ??= openBackend(consoleLogger());
+  return backend;
+}
+
+export const HALAB = new URL('../../bin/halab.mjs', import.meta.url).pathname;
+
+export function halab(args: string[], opts: { reject?: boolean } = {}) {
+  return execa('node', [HALAB, ...args], { reject: opts.reject ?? false, all: true });
+}
+
+/** ping from a node; true when at least one reply came back. */
+export async function pings(b: DockerBackend, lab: string, node: string, address: string): Promise<boolean> {
+  const r = await b.exec(lab, node, ['ping', '-c', '2', '-i', '0.2', '-W', '1', address], { check: false });
+  return r.exitCode === 0;
+}
