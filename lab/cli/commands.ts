@@ -3,5 +3,6 @@ import type { Command } from 'commander';
 
 export async function commandGroups(): Promise<((p: Command) => void)[]> {
   const { registerBenchCommand } = await import('../../benchmarks/cli.ts');
-  return [registerBenchCommand];
+  const { registerToxiproxyCommand } = await import('../../chaos/toxiproxy/cli.ts');
+  return [registerBenchCommand, registerToxiproxyCommand];
 }
