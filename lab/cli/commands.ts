@@ -4,5 +4,6 @@ import type { Command } from 'commander';
 export async function commandGroups(): Promise<((p: Command) => void)[]> {
   const { registerBenchCommand } = await import('../../benchmarks/cli.ts');
   const { registerToxiproxyCommand } = await import('../../chaos/toxiproxy/cli.ts');
-  return [registerBenchCommand, registerToxiproxyCommand];
+  const { registerReportCommand } = await import('../../reports/cli.ts');
+  return [registerBenchCommand, registerToxiproxyCommand, registerReportCommand];
 }

@@ -1,0 +1,67 @@
+// Report generation from a stored (hand-made) run directory.
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binLedger, renderRunReport, stateSpans } from '../../reports/report.ts';
+
+describe('reports', () => {
+  it('bins the ledger into ok/failed per bin', () => {
+    const t0 = 1000;
+    const bins = binLedger(
+      [
+        { start: 1000, end: 1050, outcome: 'ok' },
+        { start: 1100, end: 1150, outcome: 'ok' },
+        { start: 1200, end: 1400, outcome: 'timeout' },
+        { start: 2100, end: 2120, outcome: 'ok' },
+      ],
+      t0,
+      1,
+    );
+    expect(bins.map((b) => [b.t, b.ok, b.failed])).to.deep.equal([
+      [0, 2, 1],
+      [1, 1, 0],
+      [2, 0, 0],
+    ]);
+  });
+
+  it('turns state events into per-node spans', () => {
+    const spans = stateSpans(
+      [
+        { t: 0, node: 'm1', source: 'vrrp', type: 'state', data: { state: 'MASTER' } },
+        { t: 2000, node: 'm1', source: 'vrrp', type: 'state', data: { state: 'FAULT' } },
+        { t: 2100, node: 'm2', source: 'vrrp', type: 'state', data: { state: 'MASTER' } },
+      ],
+      0,
+      5000,
+    );
+    expect(spans).to.deep.include({ node: 'm1 (vrrp)', state: 'MASTER', start: 0, end: 2 });
+    expect(spans).to.deep.include({ node: 'm1 (vrrp)', state: 'FAULT', start: 2, end: 5 });
+    expect(spans).to.deep.include({ node: 'm2 (vrrp)', state: 'MASTER', start: 2.1, end: 5 });
+  });
+
+  it('writes report.md and a self-contained report.html with SVG charts from a run directory', async function () {
+    this.timeout(20000);
+    const dir = mkdtempSync(join(tmpdir(), 'halab-report-'));
+    try {
+      const ledger = Array.from({ length: 300 }, (_, i) => {
+        const start = 10_000 + i * 10;
+        const failed = start >= 11_000 && start < 11_180;
+        return JSON.stringify({ id: i, start, end: start + (failed ? 300 : 2), outcome: failed ? 'timeout' : 'ok', server: `web-${(i % 2) + 1}` });
+      });
+      writeFileSync(join(dir, 'ledger.jsonl'), ledger.join('\n') + '\n');
+      writeFileSync(join(dir, 'faults.jsonl'), JSON.stringify({ id: 'f1', kind: 'node-kill', target: 'm1', start: 11_000, end: 11_500 }) + '\n');
+      writeFileSync(join(dir, 'events.jsonl'), JSON.stringify({ t: 11_060, node: 'm2', source: 'vrrp', type: 'state', data: { state: 'MASTER' } }) + '\n');
+      const files = await renderRunReport(dir);
+      const md = readFileSync(files.markdown, 'utf8');
+      expect(md).to.contain('300 attempted, 282 ok, 18 failed');
+      expect(md).to.contain('| node-kill | m1 | 1.000 | 1.500 |');
+      const html = readFileSync(files.html, 'utf8');
+      expect((html.match(/<svg/g) ?? []).length).to.equal(3);
+      expect(html).to.not.match(/<script|https?:\/\/(?!www\.w3\.org)/);
+      expect(existsSync(join(dir, 'throughput.svg'))).to.equal(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
