@@ -19,3 +19,5 @@ export async function loadStack(name: string): Promise<Stack> {
   if (!load) throw new UserError(`Unknown stack '${name}'. Known stacks: ${knownStacks().join(', ') || '(none yet)'}`);
   return load();
 }
+
+registerStack('has', async () => (await import('./has/index.ts')).hasStack);

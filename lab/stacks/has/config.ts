@@ -80,7 +80,7 @@ export function hasConfig(plan: LabPlan): HasConfig {
     nfsVip,
     nfsVipNetwork: networkOf(plan, nfsVip),
     vrrp: {
-      advertSeconds: num(p, 'vrrp_advert_interval', 0.05, 0.01, 255),
+      advertSeconds: num(p, 'vrrp_advert_interval', 0.02, 0.01, 255),
       routerId: num(p, 'vrrp_router_id', 51, 1, 255),
       priorities: masters.map((_, i) => 150 - 50 * Math.min(i, 2)),
     },

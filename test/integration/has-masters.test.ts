@@ -1,0 +1,147 @@
+// The HAS masters on a real lab (has-2): VRRP failover, the nft direct-routing balancer, the
+// LDirectord-like health checks, the traffic manager's weights, connections surviving a master kill.
+import { expect } from 'chai';
+import { fileURLToPath } from 'node:url';
+import { labDownByName, labUp, readSavedPlan } from '../../lab/lab.ts';
+import { labStateDir } from '../../lab/util/paths.ts';
+import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
+import { hasStack } from '../../lab/stacks/has/index.ts';
+import { inspectMasters } from '../../lab/stacks/has/masters.ts';
+import type { StackContext } from '../../lab/stacks/stack.ts';
+import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
+import { probeAround } from '../../benchmarks/has-smoke/failover.ts';
+import { log, testBackend } from './helpers.ts';
+
+const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
+const LAB = 'has-2';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(250);
+  }
+}
+
+describe('HAS masters on has-2 (real lab)', function () {
+  this.timeout(600_000);
+  let b: DockerBackend;
+  let cfg: HasConfig;
+  let ctx: StackContext;
+
+  const servedBy = async (n: number): Promise<Record<string, number>> => {
+    const r = await b.exec(LAB, 'client', [
+      'sh',
+      '-c',
+      `for i in $(seq ${n}); do curl -s -m 2 -o /dev/null -D - http://${cfg.vip}${cfg.health.path} | tr -d '\\r' | sed -n 's/^[Xx]-[Ss]erved-[Bb]y: //p'; done`,
+    ]);
+    const out: Record<string, number> = {};
+    for (const s of r.stdout.split('\n').filter(Boolean)) out[s] = (out[s] ?? 0) + 1;
+    return out;
+  };
+  const holder = async () => (await inspectMasters(ctx, cfg)).find((m) => m.holdsVip)?.node;
+  const weightOf = async (master: string, node: string) =>
+    (await inspectMasters(ctx, cfg)).find((m) => m.node === master)?.table?.nodes.find((n) => n.name === node);
+
+  before(async () => {
+    b = await testBackend();
+    await labDownByName(LAB, log, b);
+    await labUp(TOPOLOGY, log);
+    const plan = readSavedPlan(LAB)!;
+    cfg = hasConfig(plan);
+    ctx = { plan, backend: b, log, stateDir: labStateDir(LAB) };
+  });
+
+  after(async () => {
+    if (!process.env.HALAB_KEEP_LAB) await labDownByName(LAB, log, b);
+  });
+
+  it('serves requests to the VIP from both traffic nodes (direct routing)', async () => {
+    const by = await servedBy(40);
+    expect(Object.keys(by).sort()).to.deep.equal(cfg.traffic.map((n) => n.name).sort());
+    expect(await holder()).to.equal('m1');
+    const insp = await hasStack.inspect!(ctx);
+    expect(insp.nodes.m1?.vrrp).to.match(/MASTER \(VIP\)/);
+    expect(insp.nodes.m2?.vrrp).to.match(/BACKUP/);
+  });
+
+  it('the backup master takes the VIP when the active one is stopped, and requests keep being served', async () => {
+    const r = await probeAround(b, { lab: LAB, client: 'client', url: `http://${cfg.vip}${cfg.health.path}`, durationMs: 4000, timeoutMs: 1000 }, 1500, () =>
+      b.stop(LAB, 'm1', 1),
+    );
+    expect(await holder()).to.equal('m2');
+    const after = r.records.filter((x) => x.t > r.faultAt + 1500);
+    expect(after.length).to.be.above(50);
+    expect(after.every((x) => x.ok)).to.equal(true);
+    expect(r.outage.gapMs).to.be.below(2000);
+    // Bring m1 back: the deploy is idempotent; m1 preempts after preempt_delay.
+    await b.start(LAB, 'm1');
+    await hasStack.deploy(ctx);
+    await until('m1 to take the VIP back', 30_000, async () => (await holder()) === 'm1');
+    expect(Object.keys(await servedBy(20)).length).to.equal(2);
+  });
+
+  it('a traffic node whose Apache is killed goes to weight 0 and returns when healthy', async () => {
+    await b.exec(LAB, 'web-1', ['sh', '-c', 'apache2ctl -k stop || pkill -x apache2; true']);
+    const down = await until('web-1 at weight 0 on both masters', 15_000, async () => {
+      const [a, c] = await Promise.all([weightOf('m1', 'web-1'), weightOf('m2', 'web-1')]);
+      return a && c && a.buckets === 0 && !a.healthy && c.buckets === 0 && { a, c };
+    });
+    expect(down.a.healthy).to.equal(false);
+    const by = await servedBy(20);
+    expect(by['web-1'] ?? 0).to.equal(0);
+    // The traffic node's watchdog may restart Apache itself; start it if not.
+    await b.exec(LAB, 'web-1', ['sh', '-c', 'sleep 1; pgrep -x apache2 >/dev/null || apache2ctl -k start; true']);
+    await until('web-1 back with a weight', 30_000, async () => {
+      const w = await weightOf('m1', 'web-1');
+      return w && w.healthy && w.buckets > 0;
+    });
+    const events = await b.exec(LAB, 'm1', ['cat', '/var/log/halab/events.jsonl']);
+    const health = events.stdout.split('\n').filter((l) => l.includes('"type":"health"') && l.includes('web-1'));
+    expect(health.length).to.be.at.least(2);
+  });
+
+  it('a CPU-loaded traffic node gets a lower weight', async () => {
+    await until('load reports from both traffic nodes', 20_000, async () => {
+      const [w1, w2] = await Promise.all([weightOf('m1', 'web-1'), weightOf('m1', 'web-2')]);
+      return w1?.reportAgeMs !== null && w2?.reportAgeMs !== null && w1 && w2;
+    });
+    const stress = b.exec(LAB, 'web-1', ['timeout', '12', 'stress-ng', '--cpu', '1', '--quiet'], { check: false });
+    try {
+      const w = await until('web-1 weighted below web-2', 12_000, async () => {
+        const [w1, w2] = await Promise.all([weightOf('m1', 'web-1'), weightOf('m1', 'web-2')]);
+        return w1 && w2 && w1.buckets < w2.buckets && { w1, w2 };
+      });
+      expect(w.w1.index).to.be.below(w.w2.index);
+    } finally {
+      await stress;
+    }
+  });
+
+  it('an established long download survives a master kill', async () => {
+    await until('m1 holds the VIP', 30_000, async () => (await holder()) === 'm1');
+    // A 40 MB file beside the node's own content, downloaded at 4 MB/s (≈10 s) by 4 clients.
+    for (const n of cfg.traffic) {
+      await b.exec(LAB, n.name, [
+        'sh',
+        '-c',
+        'root=$(grep -rh "^\\s*DocumentRoot" /etc/apache2/sites-enabled/ | head -1 | awk \'{print $2}\'); head -c 40000000 /dev/zero > "${root:-/var/www/html}/halab-big.bin"',
+      ]);
+    }
+    const dl = b.exec(LAB, 'client', [
+      'sh',
+      '-c',
+      `for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} %{size_download}\\n' --limit-rate 4M http://${cfg.vip}/halab-big.bin & done; wait`,
+    ]);
+    await sleep(3000);
+    await b.kill(LAB, 'm1');
+    const r = await dl;
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).to.have.length(4);
+    for (const l of lines) expect(l).to.equal('200 40000000');
+    expect(await holder()).to.equal('m2');
+  });
+});
