@@ -59,6 +59,8 @@ export interface Backend {
   destroy(lab: string, node: string): Promise<void>;
   exec(lab: string, node: string, cmd: string[], opts?: ExecOptions): Promise<ExecResult>;
   setLink(lab: string, node: string, ifname: string, up: boolean): Promise<void>;
+  /** Unpack a tar archive into a directory of the node (fast bulk copy: no work inside the node). */
+  putArchive(lab: string, node: string, dir: string, tar: Buffer): Promise<void>;
   /** Set a network sysctl in the node's network namespace (e.g. net.ipv4.conf.all.arp_ignore). */
   setSysctl(lab: string, node: string, key: string, value: string): Promise<void>;
   stats(lab: string, node: string): Promise<NodeStats>;

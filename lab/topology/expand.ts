@@ -134,6 +134,7 @@ export function planTopology(topo: Topology, file: string | undefined, report: R
           memoryBytes: memory === undefined ? undefined : parseMemory(memory),
           capabilities: [...new Set([...BASE_CAPABILITIES, ...(kind?.capabilities ?? []), ...(spec.capabilities ?? [])])],
           env: { ...(kind?.env ?? {}), ...(spec.env ?? {}) },
+          volumes: [...new Set([...(kind?.volumes ?? []), ...(spec.volumes ?? [])])],
         },
       });
     }

@@ -8,7 +8,7 @@ export type Report = (path: FieldPath, message: string, onKey?: boolean) => void
 
 export const TOP_KEYS = ['name', 'networks', 'kinds', 'nodes', 'stack', 'vip', 'params'] as const;
 export const NETWORK_KEYS = ['subnet', 'gateway'] as const;
-export const FIELD_KEYS = ['image', 'backend', 'nics', 'cpus', 'memory', 'role', 'capabilities', 'env'] as const;
+export const FIELD_KEYS = ['image', 'backend', 'nics', 'cpus', 'memory', 'role', 'capabilities', 'env', 'volumes'] as const;
 export const NODE_KEYS = [...FIELD_KEYS, 'kind', 'count'] as const;
 export const NIC_KEYS = ['network', 'address'] as const;
 
@@ -111,6 +111,11 @@ function checkFields(obj: Obj, path: FieldPath, report: Report, into: NodeFields
     if (Array.isArray(obj.capabilities) && obj.capabilities.every((c) => typeof c === 'string' && /^[A-Z_]+$/.test(c))) {
       into.capabilities = obj.capabilities as string[];
     } else report([...path, 'capabilities'], 'must be a list of Linux capability names like [NET_ADMIN, SYS_ADMIN]');
+  }
+  if (obj.volumes !== undefined) {
+    if (Array.isArray(obj.volumes) && obj.volumes.every((v) => typeof v === 'string' && /^\/[\w./-]*$/.test(v))) {
+      into.volumes = obj.volumes as string[];
+    } else report([...path, 'volumes'], 'must be a list of absolute directory paths, like [/srv/export]');
   }
   if (obj.env !== undefined) {
     if (isObj(obj.env) && Object.values(obj.env).every((x) => ['string', 'number', 'boolean'].includes(typeof x))) {

@@ -18,6 +18,8 @@ export interface NodeFields {
   /** Extra Linux capabilities (NET_ADMIN is always given). */
   capabilities?: string[];
   env?: Record<string, string>;
+  /** Directories backed by a per-node volume (host filesystem, kept across restarts of the node). */
+  volumes?: string[];
 }
 
 export interface NodeSpec extends NodeFields {
@@ -65,6 +67,8 @@ export interface PlannedNode {
   memoryBytes?: number;
   capabilities: string[];
   env: Record<string, string>;
+  /** Directories backed by a per-node volume. */
+  volumes?: string[];
 }
 
 export interface PlannedNetwork {

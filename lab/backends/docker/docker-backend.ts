@@ -98,8 +98,18 @@ export class DockerBackend implements Backend {
         Memory: node.memoryBytes,
         NetworkMode: networkName(plan.lab, first.network),
         ExtraHosts: extraHosts,
+        // Per-node volumes (labelled with the lab, removed by down) for data that needs a real
+        // filesystem (NFS exports need file handles, which overlayfs lacks).
+        Mounts: (node.volumes ?? []).map((target) => ({
+          Type: 'volume' as const,
+          Source: `${name}${target.replace(/[^A-Za-z0-9]+/g, '-')}`,
+          Target: target,
+          VolumeOptions: { NoCopy: false, Labels: { [LAB_LABEL]: plan.lab, [NODE_LABEL]: node.name }, DriverConfig: { Name: 'local', Options: {} } },
+        })),
         Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }],
-        SecurityOpt: ['apparmor=unconfined'],
+        // Lab nodes run halab's own images and real daemons that need syscalls Docker's default
+        // profiles block (nfs-ganesha: open_by_handle_at; FUSE mounts).
+        SecurityOpt: ['apparmor=unconfined', 'seccomp=unconfined'],
       },
       NetworkingConfig: {
         EndpointsConfig: {
@@ -165,6 +175,11 @@ export class DockerBackend implements Backend {
       all: true,
     });
     if (r.exitCode !== 0) throw new UserError(`Could not set ${node}:${ifname} ${up ? 'up' : 'down'}: ${r.all}`);
+  }
+
+  async putArchive(lab: string, node: string, dir: string, tar: Buffer): Promise<void> {
+    await this.exec(lab, node, ['mkdir', '-p', dir]);
+    await this.container(lab, node).putArchive(tar, { path: dir });
   }
 
   /** /proc/sys is read-only inside containers; net.* sysctls are per netns, so set them via nsenter. */

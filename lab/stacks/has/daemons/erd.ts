@@ -1,0 +1,76 @@
+// erd, the Ethernet redundancy daemon (thesis 003 §3.16.2): watches the carrier of the node's
+// NICs every pollMs; when one loses its link, that network's route is moved onto a NIC that still
+// has one (onlink: Linux answers ARP for any local address on any interface, so peers on the
+// other LAN still reach this node), and moved back when the link returns. Addresses to carry
+// (a master's VIP) move with it. Every switch is an event in /var/log/halab/events.jsonl.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, readFileSync } from 'node:fs';
+
+interface Nic {
+  ifname: string;
+  network: string;
+  subnet: string;
+  address: string;
+  prefixLength: number;
+}
+interface Config {
+  node: string;
+  pollMs: number;
+  nics: Nic[];
+}
+
+const EVENTS = '/var/log/halab/events.jsonl';
+const now = () => performance.timeOrigin + performance.now();
+
+function event(node: string, type: string, data: Record<string, unknown>): void {
+  appendFileSync(EVENTS, JSON.stringify({ t: now(), node, source: 'erd', type, data }) + '\n');
+}
+
+function carrier(ifname: string): boolean {
+  try {
+    return readFileSync(`/sys/class/net/${ifname}/carrier`, 'utf8').trim() === '1';
+  } catch {
+    return false; // reading carrier of a down interface fails with EINVAL
+  }
+}
+
+function ip(args: string[]): void {
+  try {
+    execFileSync('ip', args, { stdio: 'ignore' });
+  } catch {
+    /* the route may already be as wanted */
+  }
+}
+
+function main(): void {
+  const cfg = JSON.parse(readFileSync(process.argv[2] ?? '/etc/halab/erd.json', 'utf8')) as Config;
+  const up = new Map(cfg.nics.map((n) => [n.ifname, carrier(n.ifname)]));
+  /** network → the NIC currently carrying it, when not its own */
+  const movedTo = new Map<string, string>();
+  event(cfg.node, 'start', { nics: cfg.nics.map((n) => n.ifname), pollMs: cfg.pollMs });
+  setInterval(() => {
+    for (const nic of cfg.nics) {
+      const isUp = carrier(nic.ifname);
+      if (isUp === up.get(nic.ifname)) continue;
+      const t0 = now();
+      up.set(nic.ifname, isUp);
+      event(cfg.node, 'link', { ifname: nic.ifname, network: nic.network, link: isUp ? 'up' : 'down' });
+      if (!isUp) {
+        const spare = cfg.nics.find((o) => o !== nic && up.get(o.ifname));
+        if (!spare) continue;
+        ip(['route', 'del', nic.subnet, 'dev', nic.ifname]);
+        ip(['route', 'replace', nic.subnet, 'dev', spare.ifname, 'onlink', 'src', spare.address]);
+        movedTo.set(nic.network, spare.ifname);
+        event(cfg.node, 'failover', { network: nic.network, from: nic.ifname, to: spare.ifname, ms: now() - t0 });
+      } else if (movedTo.has(nic.network)) {
+        const via = movedTo.get(nic.network)!;
+        ip(['route', 'del', nic.subnet, 'dev', via]);
+        ip(['route', 'replace', nic.subnet, 'dev', nic.ifname, 'proto', 'kernel', 'scope', 'link', 'src', nic.address]);
+        movedTo.delete(nic.network);
+        event(cfg.node, 'failback', { network: nic.network, from: via, to: nic.ifname, ms: now() - t0 });
+      }
+    }
+  }, cfg.pollMs);
+}
+
+if (process.argv[1]?.endsWith('erd.mjs')) main();

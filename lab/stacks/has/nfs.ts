@@ -1,0 +1,108 @@
+// HA-NFS (thesis 003 §3.15): two nfs-ganesha servers with the same export kept in sync by rsync,
+// the NFS service on a floating IP held by keepalived (VRRP, its own router id, unicast) that
+// moves to the surviving server on failure. Content: the same file set the traffic nodes serve.
+import type { StackContext } from '../stack.ts';
+import type { PlannedNode } from '../../topology/types.ts';
+import { UserError } from '../../util/errors.ts';
+import { putFile, startDaemon } from '../node-files.ts';
+import type { HasConfig } from './config.ts';
+import { installFileSet } from './fileset.ts';
+import { EXPORT_PATH, PSEUDO_PATH, ganeshaConf, rsyncdConf, syncLoop } from './ganesha.ts';
+import { KEEPALIVED_CONF_PATH, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript } from './vrrp.ts';
+
+/** NFS failover is slower-paced than the masters': 0.1 s adverts (≈ 0.36 s to declare loss). */
+const NFS_ADVERT_SECONDS = 0.1;
+const SYNC_PERIOD_SECONDS = 2;
+
+function nicOn(node: PlannedNode, network: string) {
+  const nic = node.nics.find((n) => n.network === network);
+  if (!nic) throw new UserError(`NFS server ${node.name} has no NIC on ${network}, where the NFS floating IP lives`);
+  return nic;
+}
+
+async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode, peer: PlannedNode, priority: number): Promise<void> {
+  const { backend } = ctx;
+  const lab = cfg.lab;
+  const nic = nicOn(self, cfg.nfsVipNetwork);
+  const peerNic = nicOn(peer, cfg.nfsVipNetwork);
+  // ganesha's VFS backend needs file handles, which overlayfs (the container's root) lacks: the
+  // export must be a volume (topology: volumes: [/srv/export]). Content is written on both
+  // servers; rsync keeps them equal afterwards.
+  const fs = await backend.exec(lab, self.name, ['stat', '-f', '-c', '%T', EXPORT_PATH], { check: false });
+  if (fs.stdout.trim() === 'overlayfs') {
+    throw new UserError(`${self.name}: ${EXPORT_PATH} is on overlayfs; give the nfs kind 'volumes: [${EXPORT_PATH}]' in the topology`);
+  }
+  await installFileSet(backend, lab, self.name, EXPORT_PATH, cfg.files);
+  await putFile(backend, lab, self.name, '/etc/ganesha/ganesha.conf', ganeshaConf());
+  await putFile(backend, lab, self.name, '/etc/halab/rsyncd.conf', rsyncdConf());
+  await backend.exec(lab, self.name, [
+    'sh',
+    '-c',
+    'mkdir -p /run/ganesha /var/lib/nfs/ganesha /var/log/halab && (pidof rsync >/dev/null || rsync --daemon --config=/etc/halab/rsyncd.conf)',
+  ]);
+  await startDaemon(backend, lab, self.name, {
+    name: 'ganesha',
+    argv: ['ganesha.nfsd', '-F', '-f', '/etc/ganesha/ganesha.conf', '-L', '/var/log/halab/ganesha.log', '-p', '/run/ganesha/ganesha.pid', '-N', 'NIV_EVENT'],
+  });
+  await startDaemon(backend, lab, self.name, { name: 'nfs-sync', argv: ['sh', '-c', syncLoop(peerNic.address, cfg.nfsVip, SYNC_PERIOD_SECONDS)] });
+  await putFile(backend, lab, self.name, NOTIFY_SCRIPT_PATH, notifyScript(self.name), '0755');
+  const conf = keepalivedConf({
+    lab,
+    node: self.name,
+    priority,
+    advertSeconds: NFS_ADVERT_SECONDS,
+    preemptDelaySeconds: 5,
+    notifyScript: NOTIFY_SCRIPT_PATH,
+    instances: [
+      {
+        name: 'VI_NFS',
+        ifname: nic.ifname,
+        routerId: ((cfg.vrrp.routerId + 100 - 1) % 255) + 1,
+        selfAddress: nic.address,
+        peerAddresses: [peerNic.address],
+        vips: [`${cfg.nfsVip}/${nic.prefixLength}`],
+      },
+    ],
+  });
+  await putFile(backend, lab, self.name, KEEPALIVED_CONF_PATH, conf);
+  await startDaemon(backend, lab, self.name, { name: 'keepalived', argv: ['keepalived', '-n', '-l', '-D', '-f', KEEPALIVED_CONF_PATH] });
+}
+
+export async function deployNfs(ctx: StackContext, cfg: HasConfig): Promise<void> {
+  if (cfg.nfs.length === 0) {
+    ctx.log.info('HAS: no nodes of role nfs: HA-NFS not deployed');
+    return;
+  }
+  if (cfg.nfs.length !== 2) throw new UserError(`HA-NFS needs exactly 2 nodes of role nfs (found ${cfg.nfs.length})`);
+  const [a, b] = cfg.nfs as [PlannedNode, PlannedNode];
+  await Promise.all([deployServer(ctx, cfg, a, b, 150), deployServer(ctx, cfg, b, a, 100)]);
+  // Ready when the floating IP is up on one server and NFS answers on it.
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const { owner } = await inspectNfs(ctx, cfg);
+    if (owner) {
+      const r = await ctx.backend.exec(cfg.lab, owner, ['sh', '-c', `nfs-ls 'nfs://${cfg.nfsVip}${PSEUDO_PATH}?version=4' >/dev/null`], { check: false });
+      if (r.exitCode === 0) return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new UserError(`HA-NFS did not come up on ${cfg.nfsVip} within 30 s (see /var/log/halab/ganesha.log in ${a.name})`);
+}
+
+export async function inspectNfs(ctx: StackContext, cfg: HasConfig): Promise<{ owner: string | null; lines: string[] }> {
+  const lines: string[] = [];
+  let owner: string | null = null;
+  for (const n of cfg.nfs) {
+    const r = await ctx.backend.exec(
+      cfg.lab,
+      n.name,
+      ['sh', '-c', `ip -o addr show | grep -q " ${cfg.nfsVip}/" && echo owner; pidof ganesha.nfsd >/dev/null && echo ganesha; ls ${EXPORT_PATH}/files 2>/dev/null | wc -l`],
+      { check: false },
+    );
+    const out = r.stdout.split('\n');
+    const holds = out.includes('owner');
+    if (holds) owner = owner ? `${owner}+${n.name}` : n.name;
+    lines.push(`${n.name}: ${holds ? `holds ${cfg.nfsVip}` : 'standby'}, ganesha ${out.includes('ganesha') ? 'running' : 'NOT running'}, ${out.at(-2) ?? '?'} export dirs`);
+  }
+  return { owner, lines };
+}

@@ -1,0 +1,110 @@
+// Traffic (web) nodes: Apache 2 serving the file set over HTTP and TLS with an X-Served-By header
+// and /health, restarted by a watchdog if it dies (the thesis's cron job), and the traffic client
+// daemon reporting the node's load index to the traffic manager on the masters.
+import { fileURLToPath } from 'node:url';
+import type { StackContext } from '../stack.ts';
+import type { PlannedNode } from '../../topology/types.ts';
+import { installDaemon, putFile, startDaemon } from '../node-files.ts';
+import type { HasConfig } from './config.ts';
+import { generateFileSet, installFileSet } from './fileset.ts';
+
+export const DOCROOT = '/srv/www';
+const TC_ENTRY = fileURLToPath(new URL('./daemons/traffic-client.ts', import.meta.url));
+
+/** Apache site for a traffic node (plain and TLS share everything but the port). */
+export function apacheSite(node: string, docroot: string): string {
+  const body = `    DocumentRoot ${docroot}
+    Header always set X-Served-By "${node}"
+    Alias /health /etc/halab/health.txt
+    <Directory ${docroot}>
+        Options -Indexes
+        Require all granted
+    </Directory>
+    <Files "health.txt">
+        Require all granted
+    </Files>
+    <Directory /etc/halab>
+        Require all granted
+    </Directory>
+    ErrorLog \${APACHE_LOG_DIR}/error.log
+    CustomLog /dev/null common`;
+  return `<VirtualHost *:80>
+${body}
+</VirtualHost>
+<VirtualHost *:443>
+${body}
+    SSLEngine on
+    SSLCertificateFile /etc/ssl/certs/ssl-cert-snakeoil.pem
+    SSLCertificateKeyFile /etc/ssl/private/ssl-cert-snakeoil.key
+</VirtualHost>
+`;
+}
+
+/** MPM event sized for a node capped at a fraction of a core: few processes, enough threads. */
+export const APACHE_MPM = `<IfModule mpm_event_module>
+    StartServers 1
+    ServerLimit 4
+    ThreadsPerChild 32
+    MinSpareThreads 8
+    MaxSpareThreads 64
+    MaxRequestWorkers 128
+    MaxConnectionsPerChild 0
+</IfModule>
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 5
+`;
+
+/** Restarts Apache within a second of its death; each restart is an event. */
+export const WATCHDOG = `while sleep 1; do
+  if ! pidof apache2 >/dev/null; then
+    apache2ctl start >/dev/null 2>&1
+    echo "{\\"t\\":$(date +%s%3N),\\"node\\":\\"$(hostname)\\",\\"source\\":\\"apache-watchdog\\",\\"type\\":\\"restart\\"}" >> /var/log/halab/events.jsonl
+  fi
+done`;
+
+async function deployOne(ctx: StackContext, cfg: HasConfig, node: PlannedNode): Promise<void> {
+  const { backend } = ctx;
+  const lab = cfg.lab;
+  await installFileSet(backend, lab, node.name, DOCROOT, cfg.files);
+  await putFile(backend, lab, node.name, '/etc/halab/health.txt', `ok ${node.name}\n`);
+  await putFile(backend, lab, node.name, '/etc/apache2/sites-available/halab.conf', apacheSite(node.name, DOCROOT));
+  await putFile(backend, lab, node.name, '/etc/apache2/conf-available/halab-mpm.conf', APACHE_MPM);
+  await backend.exec(lab, node.name, [
+    'sh',
+    '-c',
+    [
+      'mkdir -p /var/log/halab',
+      'a2enmod -q headers ssl alias >/dev/null',
+      'a2dissite -q 000-default default-ssl >/dev/null 2>&1 || true',
+      'a2ensite -q halab >/dev/null',
+      'a2enconf -q halab-mpm >/dev/null',
+      'apache2ctl configtest >/dev/null 2>&1',
+      'if pidof apache2 >/dev/null; then apache2ctl graceful; else apache2ctl start; fi',
+    ].join(' && '),
+  ]);
+  await startDaemon(backend, lab, node.name, { name: 'apache-watchdog', argv: ['sh', '-c', WATCHDOG] });
+  const argv = await installDaemon(backend, lab, node.name, 'traffic-client', TC_ENTRY);
+  await putFile(
+    backend,
+    lab,
+    node.name,
+    '/etc/halab/traffic-client.json',
+    JSON.stringify({
+      node: node.name,
+      masters: cfg.masters.flatMap((m) => m.nics.map((n) => n.address)),
+      port: cfg.trafficManager.port,
+      periodSeconds: cfg.trafficManager.periodSeconds,
+    }),
+  );
+  await startDaemon(backend, lab, node.name, { name: 'traffic-client', argv: [...argv, '/etc/halab/traffic-client.json'] });
+}
+
+export async function deployTrafficNodes(ctx: StackContext, cfg: HasConfig): Promise<void> {
+  await Promise.all(cfg.traffic.map((n) => deployOne(ctx, cfg, n)));
+}
+
+/** URL paths of the file set (for load generators). */
+export function fileSetPaths(cfg: HasConfig): string[] {
+  return generateFileSet(cfg.files.seed, cfg.files.count, cfg.files.meanBytes).map((f) => f.path);
+}
