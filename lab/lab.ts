@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { parseDocument } from 'yaml';
-import { DockerBackend } from './backends/docker/docker-backend.ts';
+import type { DockerBackend } from './backends/docker/docker-backend.ts';
+import { MixedBackend } from './backends/vm/mixed-backend.ts';
 import type { NodeInfo } from './backends/backend.ts';
 import { ensureEngine, ensureHostTools } from './engine/bootstrap.ts';
 import { ensureImages, type ImageResult } from './engine/images.ts';
@@ -16,6 +17,7 @@ import { runTeardownHooks } from './teardown.ts';
 import { loadStack } from './stacks/index.ts';
 import type { StackInspection } from './stacks/stack.ts';
 import './processes.ts';
+import '../chaos/rollback.ts';
 
 /** At most this many containers are created at once (the engine serialises much of it anyway). */
 const CREATE_CONCURRENCY = 8;
@@ -23,7 +25,8 @@ const CREATE_CONCURRENCY = 8;
 export async function openBackend(log: Logger): Promise<DockerBackend> {
   const { docker } = await ensureEngine(log);
   await ensureHostTools(log);
-  return new DockerBackend(docker);
+  // Containers and VMs side by side: nodes with backend: vm go to the VM backend.
+  return new MixedBackend(docker, log);
 }
 
 export function savePlan(plan: LabPlan): void {

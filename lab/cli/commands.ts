@@ -5,5 +5,6 @@ export async function commandGroups(): Promise<((p: Command) => void)[]> {
   const { registerBenchCommand } = await import('../../benchmarks/cli.ts');
   const { registerToxiproxyCommand } = await import('../../chaos/toxiproxy/cli.ts');
   const { registerReportCommand } = await import('../../reports/cli.ts');
-  return [registerBenchCommand, registerToxiproxyCommand, registerReportCommand];
+  const { registerChaosCommands } = await import('../../chaos/cli.ts');
+  return [registerBenchCommand, registerToxiproxyCommand, registerReportCommand, registerChaosCommands];
 }

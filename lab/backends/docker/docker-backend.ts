@@ -82,7 +82,8 @@ export class DockerBackend implements Backend {
       name,
       Hostname: node.name,
       Image: node.image,
-      Cmd: ['sleep', 'infinity'],
+      // Pid files of halab's daemons are stale after a restart of the node (pids are reused).
+      Cmd: ['sh', '-c', 'rm -rf /run/halab; exec sleep infinity'],
       Env: Object.entries(node.env).map(([k, v]) => `${k}=${v}`),
       Labels: {
         [LAB_LABEL]: plan.lab,

@@ -25,6 +25,8 @@ export interface HasConfig {
   /** Traffic manager: load reports every period; weights recomputed every period. */
   trafficManager: { periodSeconds: number; port: number };
   balancer: 'nft-dr' | 'haproxy';
+  /** Apache watchdog period (the thesis's cron job): longer than the health check interval. */
+  apacheWatchdogSeconds: number;
   /** Route failover daemon (erd): link-state poll period. */
   erd: { pollMs: number };
   /** WebBench-like file set on every traffic node (deterministic from the seed). */
@@ -92,6 +94,7 @@ export function hasConfig(plan: LabPlan): HasConfig {
     trafficManager: { periodSeconds: num(p, 'traffic_manager_period', 1, 0.1, 60), port: num(p, 'traffic_manager_port', 7070, 1024, 65535) },
     balancer,
     erd: { pollMs: num(p, 'erd_poll_ms', 20, 5, 5000) },
+    apacheWatchdogSeconds: num(p, 'apache_watchdog_interval', 5, 1, 3600),
     files: {
       seed: num(p, 'fileset_seed', 1032, 0, 2 ** 31),
       count: num(p, 'fileset_count', 6200, 1, 100000),

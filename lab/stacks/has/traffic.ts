@@ -55,8 +55,11 @@ MaxKeepAliveRequests 0
 KeepAliveTimeout 5
 `;
 
-/** Restarts Apache within a second of its death; each restart is an event. */
-export const WATCHDOG = `while sleep 1; do
+/**
+ * Restarts Apache when it died (the thesis's cron job); each restart is an event. Its period is
+ * longer than the health check's so the balancer sees the node fail and takes it out first.
+ */
+export const watchdog = (periodSeconds: number) => `while sleep ${periodSeconds}; do
   if ! pidof apache2 >/dev/null; then
     apache2ctl start >/dev/null 2>&1
     echo "{\\"t\\":$(date +%s%3N),\\"node\\":\\"$(hostname)\\",\\"source\\":\\"apache-watchdog\\",\\"type\\":\\"restart\\"}" >> /var/log/halab/events.jsonl
@@ -83,7 +86,7 @@ async function deployOne(ctx: StackContext, cfg: HasConfig, node: PlannedNode): 
       'if pidof apache2 >/dev/null; then apache2ctl graceful; else apache2ctl start; fi',
     ].join(' && '),
   ]);
-  await startDaemon(backend, lab, node.name, { name: 'apache-watchdog', argv: ['sh', '-c', WATCHDOG] });
+  await startDaemon(backend, lab, node.name, { name: 'apache-watchdog', argv: ['sh', '-c', watchdog(cfg.apacheWatchdogSeconds)] });
   const argv = await installDaemon(backend, lab, node.name, 'traffic-client', TC_ENTRY);
   await putFile(
     backend,

@@ -130,12 +130,22 @@ async function healthLoop(n: NodeState): Promise<void> {
 }
 
 // ---- weights ----------------------------------------------------------------------------
+/**
+ * A live node's index only follows its load when it moved by more than this share: small load
+ * noise must not move buckets, because a moved bucket breaks the connections hashed to it (and
+ * both masters must keep identical maps for connections to survive a master failover).
+ */
+const INDEX_HYSTERESIS = 0.25;
+
 function computeIndexes(now: number): void {
   for (const n of nodes) {
     const stale = n.reportAt !== undefined && now - n.reportAt > cfg.timeoutSeconds * 1000;
-    if (!n.healthy || stale) n.index = 0;
-    else if (n.reportAt === undefined) n.index = loadIndex({ cpus: n.cpus, cpuUse: 0, memUse: 0 });
-    else n.index = loadIndex({ cpus: n.cpus, cpuUse: n.cpuUse ?? 0, memUse: n.memUse ?? 0 });
+    let fresh: number;
+    if (!n.healthy || stale) fresh = 0;
+    else if (n.reportAt === undefined) fresh = loadIndex({ cpus: n.cpus, cpuUse: 0, memUse: 0 });
+    else fresh = loadIndex({ cpus: n.cpus, cpuUse: n.cpuUse ?? 0, memUse: n.memUse ?? 0 });
+    const small = fresh > 0 && n.index > 0 && Math.abs(fresh - n.index) / n.index <= INDEX_HYSTERESIS;
+    if (!small) n.index = fresh;
   }
 }
 

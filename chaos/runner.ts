@@ -1,0 +1,246 @@
+// `halab chaos run`: bring the lab up, start the probe workload (ledger), apply the timeline's
+// faults (journal first), roll everything back, collect events, check, decide the verdict.
+import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { labUp, openBackend } from '../lab/lab.ts';
+import { loadTopologyFile } from '../lab/topology/index.ts';
+import type { LabPlan } from '../lab/topology/types.ts';
+import type { Logger } from '../lab/util/log.ts';
+import { labStateDir, runsRoot } from '../lab/util/paths.ts';
+import { silentLogger } from '../lab/util/log.ts';
+import { loadStack } from '../lab/stacks/index.ts';
+import { UserError } from '../lab/util/errors.ts';
+import type { DockerBackend } from '../lab/backends/docker/docker-backend.ts';
+import { runLoadInNode } from '../benchmarks/load/run.ts';
+import { readJsonl, type FaultRecord, type LedgerEntry, type RunEvent } from '../benchmarks/ledger.ts';
+import { failovers } from '../benchmarks/checkers/failover.ts';
+import { availability } from '../benchmarks/checkers/availability.ts';
+import { summarize } from '../benchmarks/checkers/stats.ts';
+import { vipOverlaps } from '../benchmarks/checkers/invariants.ts';
+import { renderRunReport } from '../reports/report.ts';
+import { FAULT_KINDS } from './faults/index.ts';
+import { recordPending, recordUndone } from './journal.ts';
+import { healLab, undo } from './rollback.ts';
+import { expandTimeline, type PlannedFault, type Scenario } from './scenario.ts';
+import { resolveRuntime, resolveStatic, seeded } from './targets.ts';
+import { evaluateThresholds, type ThresholdResult } from './thresholds.ts';
+
+export interface RunResult {
+  runDir: string;
+  metrics: Record<string, number | null>;
+  thresholds: ThresholdResult[];
+  pass: boolean;
+}
+
+const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+
+function probeUrl(s: Scenario, plan: LabPlan): { origin: string; path: string } {
+  const url = new URL(s.workload.url.replace('{vip}', plan.vip ?? ''));
+  return { origin: url.origin, path: url.pathname + url.search };
+}
+
+/** The whole plan, every action with its target, touching nothing. */
+export async function dryRun(s: Scenario, log: Logger, seed = s.seed): Promise<string> {
+  const { plan } = await loadTopologyFile(s.topology);
+  const rand = seeded(seed);
+  const { origin, path } = probeUrl(s, plan);
+  const lines = [
+    `scenario ${s.name} (seed ${seed}) on lab ${plan.lab} (${s.topology})`,
+    `  up: halab up ${s.topology} (idempotent)`,
+    `  workload: probe from node 'client': GET ${origin}${path} on a new connection every ${s.workload.intervalMs} ms, timeout ${s.workload.timeoutMs} ms, for ${s.duration} s`,
+  ];
+  const fake = {} as DockerBackend; // prepare() only builds closures; nothing is called in a dry run
+  for (const f of expandTimeline(s)) {
+    const targets = resolveStatic(plan, f.target, rand);
+    const names = targets === 'runtime' ? [`<${f.target}: resolved at run time>`] : targets;
+    for (const t of names) {
+      const prepared = targets === 'runtime' ? undefined : FAULT_KINDS[f.fault]!.prepare({ backend: fake, lab: plan.lab, plan, id: f.id }, t, f.params);
+      lines.push(`  t=${f.at}s ${f.fault} → ${t}${f.until !== null ? ` until t=${f.until}s` : ' (until the end)'}`);
+      for (const a of prepared?.actions ?? [`${f.fault} on the node that is ${f.target} then`]) lines.push(`      do:   ${a}`);
+      if (prepared) lines.push(`      undo: ${JSON.stringify(prepared.inverse)}`);
+    }
+  }
+  lines.push(`  thresholds: ${s.thresholds.map((t) => t.text).join('; ') || '(none)'}`);
+  void log;
+  return lines.join('\n') + '\n';
+}
+
+export async function runScenario(s: Scenario, log: Logger, opts: { seed?: number } = {}): Promise<RunResult> {
+  const seed = opts.seed ?? s.seed;
+  const rand = seeded(seed);
+  const up = await labUp(s.topology, log);
+  const plan = up.plan;
+  const backend = await openBackend(log);
+  if (!plan.nodes.some((n) => n.name === 'client')) throw new UserError(`lab ${plan.lab} has no node named 'client' to run the workload from`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const runDir = join(runsRoot(), plan.lab, stamp);
+  mkdirSync(runDir, { recursive: true });
+  const planned = expandTimeline(s);
+  writeFileSync(join(runDir, 'plan.json'), JSON.stringify({ scenario: s, seed, faults: planned }, null, 2) + '\n');
+  log.info(`run directory: ${runDir}`);
+
+  let aborted = false;
+  const onSignal = () => {
+    if (aborted) process.exit(130);
+    aborted = true;
+    log.warn('interrupted: rolling back every fault (Ctrl-C again to leave at once; `halab heal` finishes the job)');
+    void healLab(backend, plan.lab, log).then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const faultsFile = join(runDir, 'faults.jsonl');
+  try {
+    const { origin, path } = probeUrl(s, plan);
+    const t0 = Date.now() + 500; // the probe starts within ~0.5 s (install + spec)
+    const probe = runLoadInNode(
+      backend,
+      plan.lab,
+      'client',
+      {
+        mode: 'open',
+        httpUrl: origin,
+        paths: [path],
+        rate: 1000 / s.workload.intervalMs,
+        keepAlive: false,
+        timeoutMs: s.workload.timeoutMs,
+        durationSeconds: s.duration,
+        warmupSeconds: 0,
+        maxRequests: Math.ceil((s.duration * 1000) / s.workload.intervalMs) + 10,
+      },
+      { ledgerFile: join(runDir, 'ledger.jsonl') },
+    );
+    const progress = setInterval(() => log.info(`  t=${((Date.now() - t0) / 1000).toFixed(0)} s`), 5000);
+    await Promise.all(planned.map((f) => runFault(backend, plan, f, t0, rand, faultsFile, log, () => aborted)));
+    const load = await probe.finally(() => clearInterval(progress));
+    log.info(`probe: ${load.result.attempted} requests, ${load.result.ok} ok`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    for (const h of await healLab(backend, plan.lab, log)) log.info(`  rolled back: ${h}`);
+  }
+  await collectEvents(backend, plan, runDir);
+  const result = check(s, runDir);
+  writeFileSync(
+    join(runDir, 'summary.json'),
+    JSON.stringify(
+      {
+        bench: `chaos: ${s.name}`,
+        conditions: { scenario: s.file, lab: plan.lab, seed, 'probe interval (ms)': s.workload.intervalMs, 'probe timeout (ms)': s.workload.timeoutMs },
+        rows: result.thresholds.map((t) => ({ figure: t.text, measured: t.actual, unit: '', verdict: t.pass ? 'pass' : 'fail' })),
+        metrics: result.metrics,
+        pass: result.pass,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  await renderRunReport(runDir);
+  return { runDir, ...result };
+}
+
+async function runFault(
+  backend: DockerBackend,
+  plan: LabPlan,
+  f: PlannedFault,
+  t0: number,
+  rand: () => number,
+  faultsFile: string,
+  log: Logger,
+  aborted: () => boolean,
+): Promise<void> {
+  await sleepUntil(t0 + f.at * 1000);
+  if (aborted()) return;
+  const stat = resolveStatic(plan, f.target, rand);
+  const targets = stat === 'runtime' ? await resolveRuntime(backend, plan, f.target) : stat;
+  const kind = FAULT_KINDS[f.fault]!;
+  const applied = await Promise.all(
+    targets.map(async (target, i) => {
+      const id = targets.length > 1 ? `${f.id}n${i}` : f.id;
+      const prepared = kind.prepare({ backend, lab: plan.lab, plan, id }, target, f.params);
+      recordPending(plan.lab, { id, kind: f.fault, target, inverse: prepared.inverse }); // journal BEFORE the fault
+      const start = Date.now();
+      await prepared.act();
+      const evidence = await prepared.verify().catch((e: Error) => ({ verifyError: e.message }));
+      log.info(`  fault ${f.fault} on ${target}: ${JSON.stringify(evidence)}`);
+      return { id, target, start, evidence, inverse: prepared.inverse };
+    }),
+  );
+  if (f.until !== null) await sleepUntil(t0 + f.until * 1000);
+  else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify({ id: a.id, kind: f.fault, target: a.target, start: a.start, params: f.params, evidence: a.evidence } satisfies FaultRecord) + '\n'));
+  for (const a of applied) {
+    const end = Date.now();
+    await undo(backend, plan.lab, a.inverse);
+    if (a.inverse.type === 'node-start' && plan.stack) {
+      // A restarted node comes back bare (its daemons ran in the old container): redeploy the
+      // stack, which is idempotent and restarts only what is missing.
+      const stack = await loadStack(plan.stack);
+      await stack.deploy({ plan, backend, log: silentLogger, stateDir: labStateDir(plan.lab) }).catch((e: Error) => log.warn(`redeploy after restarting ${a.target}: ${e.message}`));
+      log.info(`  ${a.target} restarted and its stack redeployed`);
+    }
+    recordUndone(plan.lab, a.id);
+    const rec: FaultRecord = { id: a.id, kind: f.fault, target: a.target, start: a.start, end, params: f.params, evidence: a.evidence };
+    appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
+  }
+}
+
+async function collectEvents(backend: DockerBackend, plan: LabPlan, runDir: string): Promise<void> {
+  const ledger = readJsonl<LedgerEntry>(join(runDir, 'ledger.jsonl'));
+  const from = Math.min(...ledger.map((l) => l.start)) - 5000;
+  const events: RunEvent[] = [];
+  for (const n of plan.nodes) {
+    const r = await backend.exec(plan.lab, n.name, ['cat', '/var/log/halab/events.jsonl'], { check: false }).catch(() => undefined);
+    for (const line of r?.stdout.split('\n') ?? []) {
+      try {
+        const e = JSON.parse(line) as RunEvent;
+        if (e.t >= from) events.push(e);
+      } catch {
+        /* not an event line */
+      }
+    }
+  }
+  events.sort((a, b) => a.t - b.t);
+  writeFileSync(join(runDir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''));
+}
+
+/** The checkers over the run directory, and the thresholds. */
+export function check(s: Scenario, runDir: string): Omit<RunResult, 'runDir'> {
+  const ledger = readJsonl<LedgerEntry>(join(runDir, 'ledger.jsonl'));
+  const events = readJsonl<RunEvent>(join(runDir, 'events.jsonl'));
+  const faults = readJsonl<FaultRecord>(join(runDir, 'faults.jsonl'));
+  const fo = failovers(ledger, faults, events);
+  const out = summarize(fo.map((f) => f.outageMs));
+  const det = summarize(fo.map((f) => f.detectionMs).filter((x): x is number => x !== null));
+  const av = availability(ledger);
+  const firstFault = Math.min(...faults.map((f) => f.start));
+  const lastEnd = Math.max(...faults.map((f) => f.end ?? f.start));
+  const okRate = (rs: LedgerEntry[]) => (rs.length ? rs.filter((r) => r.outcome === 'ok').length / rs.length : null);
+  const tEnd = Math.max(...ledger.map((l) => l.end));
+  // A killed or stopped node stops being MASTER at that moment (it cannot say so itself).
+  const downs: RunEvent[] = faults
+    .filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop')
+    .map((f) => ({ t: f.start, node: f.target, source: 'vrrp', type: 'state', data: { state: 'DOWN', instance: 'VI_lan1' } }));
+  const overlaps = vipOverlaps([...events, ...downs], 'VI_lan1', tEnd);
+  const metrics: Record<string, number | null> = {
+    'failover_ms.min': fo.length ? out.min : null,
+    'failover_ms.median': fo.length ? out.median : null,
+    'failover_ms.p95': fo.length ? out.p95 : null,
+    'failover_ms.p99': fo.length ? out.p99 : null,
+    'failover_ms.max': fo.length ? out.max : null,
+    'detection_ms.median': det.n ? det.median : null,
+    failed_requests: av.attempted - av.ok,
+    failed_in_fault_windows: fo.reduce((a, f) => a + f.failed, 0),
+    failback_failed_requests: fo.reduce((a, f) => a + f.failbackFailed, 0),
+    timeouts: ledger.filter((l) => l.outcome === 'timeout').length,
+    ok_rate: av.okRate,
+    downtime_ms: av.downtimeMs,
+    unrecovered_faults: fo.filter((f) => !f.recovered).length,
+    faults: faults.length,
+    requests: av.attempted,
+    'steady_before.ok_rate': okRate(ledger.filter((l) => l.start < firstFault)),
+    'steady_after.ok_rate': okRate(ledger.filter((l) => l.start > lastEnd + 2000)),
+    vip_overlap_ms: overlaps.reduce((a, o) => a + (o.end - o.start), 0),
+  };
+  writeFileSync(join(runDir, 'failovers.json'), JSON.stringify(fo, null, 2) + '\n');
+  const thresholds = evaluateThresholds(s.thresholds, metrics);
+  return { metrics, thresholds, pass: thresholds.every((t) => t.pass) };
+}
