@@ -55,6 +55,8 @@ export function qemuArgv(spec: QemuSpec): string[] {
     'biosdevname=0',
     'tsc=reliable',
     'no_timer_check',
+    // No Spectre/retpoline mitigations: every guest syscall is emulated (TCG), and this guest runs only lab code.
+    'mitigations=off',
     `halab.hostname=${spec.name}`,
     ...(spec.append ? [spec.append] : []),
   ].join(' ');
