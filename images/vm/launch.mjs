@@ -50,7 +50,9 @@ function connectUp() {
     for (const l of queue) s.write(l);
     queue = [];
   });
-  createInterface({ input: s }).on('line', (line) => {
+  // readline re-emits its input's errors (Node ≥ 16): a connect that races QEMU creating the
+  // socket must not crash the launcher, only retry.
+  createInterface({ input: s }).on('error', () => {}).on('line', (line) => {
     const id = /"id":"([^"]+)"/.exec(line)?.[1];
     const c = id && owners.get(id);
     if (c) {
@@ -68,7 +70,7 @@ rmSync(`${RUN}/agent.sock`, { force: true });
 net
   .createServer((c) => {
     c.on('error', () => {});
-    createInterface({ input: c }).on('line', (line) => {
+    createInterface({ input: c }).on('error', () => {}).on('line', (line) => {
       const id = /"id":"([^"]+)"/.exec(line)?.[1];
       if (!id) return;
       owners.set(id, c);
