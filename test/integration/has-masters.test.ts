@@ -10,7 +10,8 @@ import { inspectMasters } from '../../lab/stacks/has/masters.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAround } from '../../benchmarks/has-smoke/failover.ts';
-import { DOCROOT } from '../../lab/stacks/has/traffic.ts';
+import { DOCROOT, watchdog } from '../../lab/stacks/has/traffic.ts';
+import { startDaemon, stopDaemon } from '../../lab/stacks/node-files.ts';
 import { log, testBackend } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
@@ -88,6 +89,9 @@ describe('HAS masters on has-2 (real lab)', function () {
   });
 
   it('a traffic node whose Apache is killed goes to weight 0 and returns when healthy', async () => {
+    // The watchdog would revive Apache at a random phase of its period, sometimes before any
+    // health check runs: pause it, so this tests the balancer alone.
+    await stopDaemon(b, LAB, 'web-1', 'apache-watchdog');
     await b.exec(LAB, 'web-1', ['sh', '-c', 'apache2ctl -k stop || pkill -x apache2; true']);
     const down = await until('web-1 at weight 0 on both masters', 15_000, async () => {
       const [a, c] = await Promise.all([weightOf('m1', 'web-1'), weightOf('m2', 'web-1')]);
@@ -96,8 +100,8 @@ describe('HAS masters on has-2 (real lab)', function () {
     expect(down.a.healthy).to.equal(false);
     const by = await servedBy(20);
     expect(by['web-1'] ?? 0).to.equal(0);
-    // The traffic node's watchdog may restart Apache itself; start it if not.
     await b.exec(LAB, 'web-1', ['sh', '-c', 'sleep 1; pgrep -x apache2 >/dev/null || apache2ctl -k start; true']);
+    await startDaemon(b, LAB, 'web-1', { name: 'apache-watchdog', argv: ['sh', '-c', watchdog(cfg.apacheWatchdogSeconds)] });
     await until('web-1 back with a weight', 30_000, async () => {
       const w = await weightOf('m1', 'web-1');
       return w && w.healthy && w.buckets > 0;
