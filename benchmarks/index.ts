@@ -5,3 +5,4 @@ registerBenchmark('bringup', async () => (await import('./bringup/bench.ts')).br
 registerBenchmark('load-calibration', async () => (await import('./load-calibration/bench.ts')).calibrationBenchmark);
 registerBenchmark('toxiproxy', async () => (await import('./toxiproxy/bench.ts')).toxiproxyBenchmark);
 registerBenchmark('vm-boot', async () => (await import('./vm-boot/bench.ts')).vmBootBenchmark);
+registerBenchmark('availability-model', async () => (await import('./availability-model/bench.ts')).availabilityModelBenchmark);

@@ -1,17 +1,30 @@
 // Failover per fault, from the client's ledger (Jepsen-style: a pure function of the history).
-//   outage_ms   = first ok request of a run of `stableOk` consecutive oks after the fault's start
-//                 (its start time) − the fault's start; 0 when no request failed in the window
-//   gap_ms      = that request's start − end of the last ok request that started before the fault
-//   failed, timeouts: non-ok requests that started in [fault start, recovery)
-//   detection_ms: first matching event (e.g. a VRRP MASTER on another node) after the fault start
+// Each fault is observed from its start until it is lifted or the next fault starts (the window).
+//   gapMs        time without a successful response: end of the first ok request that started in
+//                the window − the latest end of an ok request that started before the fault (or
+//                the fault's start when there is none). With no failure it is just the probe spacing.
+//   outageMs     recovery to steady state: start of the first request of a run of `stableOk`
+//                consecutive ok requests after the first failure − the fault's start; 0 when no
+//                request failed in the window; when never recovered, up to the last request seen.
+//   failed, timeouts   non-ok requests (and those of them that timed out) that started in
+//                [fault start, recovery); after the fault was lifted they count as failbackFailed.
+//   detectionMs  first matching event at or after the fault's start − the fault's start (default:
+//                a VRRP state MASTER on a node other than the fault's target).
 import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
+import { summarize, type Summary } from './stats.ts';
 
 export interface FailoverResult {
   fault: string;
   kind: string;
   target: string;
+  /** Recovery to steady state (see the header). */
   outageMs: number;
+  /** Gap between successful responses around the fault; null when nothing succeeded after it. */
   gapMs: number | null;
+  /** End of the last ok before the fault (or the fault's start when there is none). */
+  lastOkBefore: number;
+  /** End of the first ok after the fault's start (null: none in the window). */
+  firstOkAfter: number | null;
   failed: number;
   timeouts: number;
   /** Recovered within the window (false: the service did not come back while observed). */
@@ -22,24 +35,29 @@ export interface FailoverResult {
 }
 
 export interface FailoverOptions {
-  /** Consecutive ok requests that count as recovered. */
+  /** Consecutive ok requests that count as recovered (K; default 3). */
   stableOk?: number;
-  /** Which event marks detection (default: a VRRP state MASTER). */
-  isDetection?: (e: RunEvent) => boolean;
-  /** End of the observation window per fault (default: next fault's start, or the end of the ledger). */
+  /** Which event marks detection (default: a VRRP state MASTER on a node other than the target). */
+  isDetection?: (e: RunEvent, fault: FaultRecord) => boolean;
+  /** End of the observation window (default: the fault's end, else the end of the ledger). */
   windowEnd?: number;
 }
 
-const vrrpMaster = (e: RunEvent) => e.source === 'vrrp' && e.type === 'state' && e.data?.state === 'MASTER';
+/** Default detection: VRRP went MASTER on another node than the one the fault hit. */
+export const vrrpMasterElsewhere = (e: RunEvent, fault: FaultRecord): boolean =>
+  e.source === 'vrrp' && e.type === 'state' && e.data?.state === 'MASTER' && e.node !== fault.target;
 
 export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: RunEvent[] = [], opts: FailoverOptions = {}): FailoverResult {
-  const stable = opts.stableOk ?? 3;
-  const sorted = [...ledger].sort((a, b) => a.start - b.start);
+  const stable = Math.max(1, opts.stableOk ?? 3);
+  const sorted = [...ledger].sort((a, b) => a.start - b.start || a.id - b.id);
   // The failover window ends when the fault is lifted; what fails afterwards is fail-back.
   const nextStart = opts.windowEnd ?? Infinity;
   const windowEnd = Math.min(nextStart, fault.end ?? Infinity);
-  const lastOkBefore = sorted.filter((r) => r.start < fault.start && r.outcome === 'ok').at(-1);
+  const okBefore = sorted.filter((r) => r.start < fault.start && r.outcome === 'ok');
+  const lastOkBefore = okBefore.length ? Math.max(...okBefore.map((r) => r.end)) : fault.start;
   const after = sorted.filter((r) => r.start >= fault.start && r.start < windowEnd);
+  const okAfter = after.filter((r) => r.outcome === 'ok');
+  const firstOkAfter = okAfter.length ? Math.min(...okAfter.map((r) => r.end)) : null;
   let failed = 0;
   let timeouts = 0;
   let recoveredAt: LedgerEntry | undefined;
@@ -50,7 +68,6 @@ export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: Ru
       sawFailure = true;
       failed++;
       if (r.outcome === 'timeout') timeouts++;
-      recoveredAt = undefined;
       continue;
     }
     if (!sawFailure) continue;
@@ -60,17 +77,19 @@ export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: Ru
       break;
     }
   }
-  const detection = events
-    .filter((e) => e.t >= fault.start && (opts.isDetection ?? vrrpMaster)(e))
-    .sort((a, b) => a.t - b.t)[0];
+  const isDet = opts.isDetection ?? vrrpMasterElsewhere;
+  const detection = events.filter((e) => e.t >= fault.start && e.t < nextStart && isDet(e, fault)).sort((a, b) => a.t - b.t)[0];
   const recovered = !sawFailure || recoveredAt !== undefined;
-  const outageMs = !sawFailure ? 0 : recoveredAt ? recoveredAt.start - fault.start : (after.at(-1)?.end ?? fault.start) - fault.start;
+  const lastSeen = after.length ? Math.max(...after.map((r) => r.end)) : fault.start;
+  const outageMs = !sawFailure ? 0 : recoveredAt ? recoveredAt.start - fault.start : lastSeen - fault.start;
   return {
     fault: fault.id,
     kind: fault.kind,
     target: fault.target,
     outageMs,
-    gapMs: !sawFailure ? 0 : recoveredAt && lastOkBefore ? recoveredAt.start - lastOkBefore.end : null,
+    gapMs: firstOkAfter === null ? null : firstOkAfter - lastOkBefore,
+    lastOkBefore,
+    firstOkAfter,
     failed,
     timeouts,
     recovered,
@@ -79,8 +98,34 @@ export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: Ru
   };
 }
 
-/** Each fault observed until the next one starts. */
+/** Each fault observed until the next one starts (results in the order of the faults' starts). */
 export function failovers(ledger: LedgerEntry[], faults: FaultRecord[], events: RunEvent[] = [], opts: FailoverOptions = {}): FailoverResult[] {
   const fs = [...faults].sort((a, b) => a.start - b.start);
   return fs.map((f, i) => failoverOf(ledger, f, events, { ...opts, windowEnd: fs[i + 1]?.start ?? opts.windowEnd }));
+}
+
+export interface FailoverAggregate {
+  trials: number;
+  recovered: number;
+  outageMs: Summary;
+  /** Over the trials where something succeeded after the fault. */
+  gapMs: Summary;
+  /** Over the trials with a detection event. */
+  detectionMs: Summary;
+  failed: Summary;
+  timeouts: Summary;
+}
+
+/** Median/p95/p99/min/max/n over trials (nearest-rank percentiles, see stats.ts). */
+export function aggregateFailovers(results: FailoverResult[]): FailoverAggregate {
+  const nums = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
+  return {
+    trials: results.length,
+    recovered: results.filter((r) => r.recovered).length,
+    outageMs: summarize(results.map((r) => r.outageMs)),
+    gapMs: summarize(nums(results.map((r) => r.gapMs))),
+    detectionMs: summarize(nums(results.map((r) => r.detectionMs))),
+    failed: summarize(results.map((r) => r.failed)),
+    timeouts: summarize(results.map((r) => r.timeouts)),
+  };
 }
