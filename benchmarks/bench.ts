@@ -58,8 +58,10 @@ export function ratio(measured: number | null | undefined, reference: number | n
   return measured / reference;
 }
 
+/** Large figures as whole numbers; others with up to 12 significant digits (an availability of
+ * 0.999933475 must not print as 1.00), trailing zeros dropped. */
 const fmt = (v: number | null | undefined, unit = '') =>
-  v == null ? '—' : `${Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)}${unit ? ' ' + unit : ''}`;
+  v == null ? '—' : `${Math.abs(v) >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(12)))}${unit ? ' ' + unit : ''}`;
 
 /** Markdown table of a summary (also what the CLI prints). */
 export function summaryToMarkdown(s: BenchSummary): string {

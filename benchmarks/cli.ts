@@ -13,6 +13,8 @@ export function registerBenchCommand(program: Command): void {
     .argument('[args...]', 'benchmark arguments')
     .option('--quick', 'the CI size: fewer trials, smaller labs')
     .option('--json', 'machine-readable summary on stdout')
+    // a benchmark's own options (e.g. --failover-ms 90,73) go to it as arguments
+    .allowUnknownOption()
     .action(async (name: string, args: string[], opts: { quick?: boolean; json?: boolean }) => {
       if (name === 'list') {
         for (const n of benchmarkNames()) {
