@@ -22,7 +22,8 @@ import { FAULT_KINDS } from './faults/index.ts';
 import { recordPending, recordUndone } from './journal.ts';
 import { healLab, undo } from './rollback.ts';
 import { expandTimeline, type PlannedFault, type Scenario } from './scenario.ts';
-import { resolveRuntime, resolveStatic, seeded } from './targets.ts';
+import { resolveRuntime, resolveStatic } from './targets.ts';
+import { seededRandom } from '../lab/util/prng.ts';
 import { evaluateThresholds, type ThresholdResult } from './thresholds.ts';
 
 export interface RunResult {
@@ -42,7 +43,7 @@ function probeUrl(s: Scenario, plan: LabPlan): { origin: string; path: string } 
 /** The whole plan, every action with its target, touching nothing. */
 export async function dryRun(s: Scenario, log: Logger, seed = s.seed): Promise<string> {
   const { plan } = await loadTopologyFile(s.topology);
-  const rand = seeded(seed);
+  const rand = seededRandom(seed);
   const { origin, path } = probeUrl(s, plan);
   const lines = [
     `scenario ${s.name} (seed ${seed}) on lab ${plan.lab} (${s.topology})`,
@@ -67,7 +68,7 @@ export async function dryRun(s: Scenario, log: Logger, seed = s.seed): Promise<s
 
 export async function runScenario(s: Scenario, log: Logger, opts: { seed?: number } = {}): Promise<RunResult> {
   const seed = opts.seed ?? s.seed;
-  const rand = seeded(seed);
+  const rand = seededRandom(seed);
   const up = await labUp(s.topology, log);
   const plan = up.plan;
   const backend = await openBackend(log);

@@ -5,20 +5,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { createWriteStream, readFileSync } from 'node:fs';
 import type { LoadResult, LoadSpec } from './spec.ts';
+import { seededRandom } from '../../lab/util/prng.ts';
 
 type Outcome = 'ok' | 'http_error' | 'timeout' | 'reset' | 'refused' | 'error';
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -30,7 +19,7 @@ function classify(err: NodeJS.ErrnoException): Outcome {
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const rand = prng(spec.seed);
+  const rand = seededRandom(spec.seed);
   const httpAgent = new http.Agent({ keepAlive: spec.keepAlive, maxSockets: Infinity });
   const httpsAgent = new https.Agent({ keepAlive: spec.keepAlive, maxSockets: Infinity, rejectUnauthorized: false });
   const ledger = createWriteStream(spec.ledgerPath);

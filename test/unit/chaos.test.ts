@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { expandTimeline, loadScenario } from '../../chaos/scenario.ts';
-import { resolveStatic, seeded, globToRegExp } from '../../chaos/targets.ts';
+import { resolveStatic, globToRegExp } from '../../chaos/targets.ts';
+import { seededRandom as seeded } from '../../lab/util/prng.ts';
 import { evaluateThresholds, parseThreshold } from '../../chaos/thresholds.ts';
 import { analyseTopology } from '../../lab/topology/index.ts';
 

@@ -5,28 +5,18 @@
 // exactly `meanBytes` (the thesis's WebBench responses average ≈ 5.7 KB), clamped to
 // [64 B, 40 × mean]. Files are spread over 62 directories, as WebBench's tree of pages is.
 
+import { seededRandom } from '../../util/prng.ts';
+
 export interface FileSpec {
   /** URL path, e.g. /files/07/f000123.html */
   path: string;
   size: number;
 }
 
-/** mulberry32: small, fast, seeded, the same in every Node version. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const FILESET_ROOT = '/files';
 
 export function generateFileSet(seed: number, count: number, meanBytes: number): FileSpec[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const raw: number[] = [];
   for (let i = 0; i < count; i++) {
     // Box–Muller normal → lognormal(0, 1)
