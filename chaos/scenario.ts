@@ -1,9 +1,8 @@
 // Scenario files: topology + workload + timeline of faults + thresholds. Errors are FILE:LINE:COL.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import { fieldName, positionOf, suggest, type FieldPath } from '../lab/topology/yaml-positions.ts';
-import { TopologyError, type TopologyProblem } from '../lab/topology/types.ts';
+import { parseForChecking, reportUnknownKeys, suggest, type FieldPath } from '../lab/topology/yaml-positions.ts';
+import { TopologyError } from '../lab/topology/types.ts';
 import { FAULT_KINDS } from './faults/index.ts';
 import { parseThreshold, type Threshold } from './thresholds.ts';
 
@@ -39,28 +38,10 @@ const ENTRY = ['at', 'fault', 'target', 'duration', 'repeat', 'every', 'params']
 
 export function loadScenario(file: string): Scenario {
   const text = readFileSync(file, 'utf8');
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true });
-  const problems: TopologyProblem[] = doc.errors.map((e) => ({
-    file,
-    line: e.linePos?.[0]?.line ?? 1,
-    column: e.linePos?.[0]?.col ?? 1,
-    field: '',
-    message: `YAML: ${e.message.split('\n')[0]}`,
-  }));
-  if (problems.length) throw new TopologyError(problems);
-  const report = (path: FieldPath, message: string, onKey = false) =>
-    problems.push({ file, ...positionOf(doc, lc, path, onKey), field: fieldName(path), message });
+  const { doc, problems, report, sorted } = parseForChecking(text, file);
+  if (problems.length) throw new TopologyError(sorted());
   const raw = doc.toJS() as Record<string, unknown>;
-  const keys = (o: unknown, allowed: string[], path: FieldPath) => {
-    if (typeof o !== 'object' || o === null) return;
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) {
-        const s = suggest(k, allowed);
-        report([...path, k], `unknown key '${k}'${s ? ` (did you mean '${s}'?)` : ''}; allowed: ${allowed.join(', ')}`, true);
-      }
-    }
-  };
+  const keys = (o: unknown, allowed: string[], path: FieldPath) => reportUnknownKeys(o, allowed, path, report);
   const num = (v: unknown, path: FieldPath, dflt: number, min = 0): number => {
     if (v === undefined) return dflt;
     if (typeof v !== 'number' || !(v >= min)) {
@@ -116,7 +97,7 @@ export function loadScenario(file: string): Scenario {
       }
     });
   const seed = num(raw.seed, ['seed'], 1);
-  if (problems.length) throw new TopologyError(problems.sort((a, b) => a.line - b.line || a.column - b.column));
+  if (problems.length) throw new TopologyError(sorted());
   return { name, file, topology, workload, duration, timeline, thresholds, seed };
 }
 

@@ -1,8 +1,8 @@
 // Topology → LabPlan: kinds merged into nodes, counts expanded, subnets and addresses checked and
 // given out deterministically. Problems go to `report` with the field's path.
 import { AddressAllocator, contains, formatSubnet, fromInt, overlaps, parseIPv4, parseSubnet, placementProblem, toInt, type Subnet } from './addresses.ts';
-import { parseMemory, type Report } from './schema.ts';
-import type { FieldPath } from './yaml-positions.ts';
+import { parseMemory } from './schema.ts';
+import type { FieldPath, Report } from './yaml-positions.ts';
 import { BASE_IMAGE, type LabPlan, type NicSpec, type PlannedNetwork, type PlannedNode, type Topology } from './types.ts';
 
 /** Capabilities every node gets: the stacks configure addresses, routes and nftables in nodes. */

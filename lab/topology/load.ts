@@ -1,39 +1,24 @@
 // Reading a topology file: YAML (with positions) → shape checks → semantic checks → LabPlan.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import { checkShape, type Report } from './schema.ts';
+import { checkShape } from './schema.ts';
 import { planTopology } from './expand.ts';
-import { fieldName, positionOf } from './yaml-positions.ts';
+import { fieldName, parseForChecking } from './yaml-positions.ts';
 import { TopologyError, type LabPlan, type Topology, type TopologyProblem } from './types.ts';
 import { knownStacks } from '../stacks/index.ts';
 import { UserError } from '../util/errors.ts';
 
-function byPosition(a: TopologyProblem, b: TopologyProblem): number {
-  return a.line - b.line || a.column - b.column;
-}
-
 /** Parse and fully check a topology; throws TopologyError listing every problem found. */
 export function analyseTopology(text: string, file: string): { topology: Topology; plan: LabPlan } {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
-  const problems: TopologyProblem[] = doc.errors.map((e) => ({
-    file,
-    line: e.linePos?.[0]?.line ?? 1,
-    column: e.linePos?.[0]?.col ?? 1,
-    field: '',
-    message: `YAML: ${e.message.split('\n')[0]}`,
-  }));
-  if (problems.length) throw new TopologyError(problems.sort(byPosition));
-  const report: Report = (path, message, onKey = false) =>
-    problems.push({ file, ...positionOf(doc, lc, path, onKey), field: fieldName(path), message });
+  const { doc, problems, report, sorted } = parseForChecking(text, file);
+  if (problems.length) throw new TopologyError(sorted());
   const topology = checkShape(doc.toJS(), report);
-  if (!topology) throw new TopologyError(problems.sort(byPosition));
+  if (!topology) throw new TopologyError(sorted());
   if (topology.stack && !knownStacks().includes(topology.stack)) {
     report(['stack'], `unknown stack '${topology.stack}'; stacks: ${knownStacks().join(', ') || '(none)'}`);
   }
   const plan = planTopology(topology, file, report);
-  if (problems.length) throw new TopologyError(problems.sort(byPosition));
+  if (problems.length) throw new TopologyError(sorted());
   return { topology, plan };
 }
 

@@ -1,10 +1,8 @@
 // Shape checks of a topology file: keys, types, names. Lenient on purpose: a bad field is reported
 // and dropped, so the semantic checks still run and every problem is reported in one go.
-import type { FieldPath } from './yaml-positions.ts';
-import { suggest } from './yaml-positions.ts';
+import { reportUnknownKeys, type FieldPath, type Report } from './yaml-positions.ts';
 import type { NetworkSpec, NicSpec, NodeFields, NodeSpec, Topology } from './types.ts';
 
-export type Report = (path: FieldPath, message: string, onKey?: boolean) => void;
 
 export const TOP_KEYS = ['name', 'networks', 'kinds', 'nodes', 'stack', 'vip', 'params'] as const;
 export const NETWORK_KEYS = ['subnet', 'gateway'] as const;
@@ -25,13 +23,6 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : `${typeof v} ${JSON.stringify(v)}`);
 
-function checkKeys(obj: Obj, allowed: readonly string[], path: FieldPath, report: Report): void {
-  for (const key of Object.keys(obj)) {
-    if (allowed.includes(key)) continue;
-    const hint = suggest(key, allowed);
-    report([...path, key], `unknown key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; allowed: ${allowed.join(', ')}`, true);
-  }
-}
 
 function str(obj: Obj, key: string, path: FieldPath, report: Report): string | undefined {
   const v = obj[key];
@@ -72,7 +63,7 @@ function checkNics(v: unknown, path: FieldPath, report: Report): NicSpec[] | und
     const p = [...path, i];
     if (typeof item === 'string') out.push(item);
     else if (isObj(item)) {
-      checkKeys(item, NIC_KEYS, p, report);
+      reportUnknownKeys(item, NIC_KEYS, p, report);
       const network = str(item, 'network', p, report);
       const address = str(item, 'address', p, report);
       if (!network) {
@@ -139,7 +130,7 @@ export function checkShape(raw: unknown, report: Report): Topology | undefined {
     report([], `a topology file must be a mapping with name, networks and nodes, not ${typeName(raw)}`);
     return undefined;
   }
-  checkKeys(raw, TOP_KEYS, [], report);
+  reportUnknownKeys(raw, TOP_KEYS, [], report);
   let name = str(raw, 'name', [], report);
   if (raw.name === undefined) report([], "missing required key 'name'");
   if (name) {
@@ -158,7 +149,7 @@ export function checkShape(raw: unknown, report: Report): Topology | undefined {
       report(p, `must be a mapping like { subnet: 198.18.1.0/24 }, not ${typeName(v)}`);
       continue;
     }
-    checkKeys(v, NETWORK_KEYS, p, report);
+    reportUnknownKeys(v, NETWORK_KEYS, p, report);
     const subnet = str(v, 'subnet', p, report);
     if (v.subnet === undefined) report(p, "missing required key 'subnet'");
     const spec: NetworkSpec = { subnet: subnet ?? '' };
@@ -173,7 +164,7 @@ export function checkShape(raw: unknown, report: Report): Topology | undefined {
       report(p, `must be a mapping of node fields, not ${typeName(v)}`);
       continue;
     }
-    checkKeys(v, FIELD_KEYS, p, report);
+    reportUnknownKeys(v, FIELD_KEYS, p, report);
     const fields: NodeFields = {};
     checkFields(v, p, report, fields);
     topo.kinds[kind] = fields;
@@ -187,7 +178,7 @@ export function checkShape(raw: unknown, report: Report): Topology | undefined {
       continue;
     }
     const obj = v ?? {};
-    checkKeys(obj, NODE_KEYS, p, report);
+    reportUnknownKeys(obj, NODE_KEYS, p, report);
     checkFields(obj, p, report, spec);
     const kind = str(obj, 'kind', p, report);
     if (kind) spec.kind = kind;

@@ -1,5 +1,6 @@
 // Positions of fields in a YAML document, so every problem names FILE:LINE:COL and the field.
-import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { TopologyProblem } from './types.ts';
 
 export type FieldPath = (string | number)[];
 
@@ -60,4 +61,44 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+export type Report = (path: FieldPath, message: string, onKey?: boolean) => void;
+
+/** A YAML file parsed for checking: its document, the problems so far, and `report` to add one. */
+export interface CheckedYaml {
+  doc: Document;
+  problems: TopologyProblem[];
+  report: Report;
+  /** The problems sorted by position (as they are printed). */
+  sorted(): TopologyProblem[];
+}
+
+/** Parse with positions; YAML syntax errors (duplicate keys included) are the first problems. */
+export function parseForChecking(text: string, file: string): CheckedYaml {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
+  const problems: TopologyProblem[] = doc.errors.map((e) => ({
+    file,
+    line: e.linePos?.[0]?.line ?? 1,
+    column: e.linePos?.[0]?.col ?? 1,
+    field: '',
+    message: `YAML: ${e.message.split('\n')[0]}`,
+  }));
+  return {
+    doc,
+    problems,
+    report: (path, message, onKey = false) => problems.push({ file, ...positionOf(doc, lc, path, onKey), field: fieldName(path), message }),
+    sorted: () => problems.sort((a, b) => a.line - b.line || a.column - b.column),
+  };
+}
+
+/** Report every key of `obj` that is not allowed, at the key, with a did-you-mean. */
+export function reportUnknownKeys(obj: unknown, allowed: readonly string[], path: FieldPath, report: Report): void {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return;
+  for (const key of Object.keys(obj)) {
+    if (allowed.includes(key)) continue;
+    const hint = suggest(key, allowed);
+    report([...path, key], `unknown key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; allowed: ${allowed.join(', ')}`, true);
+  }
 }
