@@ -22,6 +22,17 @@ export interface BenchRow {
   ratio?: number | null;
   verdict?: 'pass' | 'fail' | 'info' | 'invalid';
   note?: string;
+  /** For a figure taken over repeated trials: how many, and the spread around `measured` (the median). */
+  trials?: number;
+  spread?: { min: number; p95: number; max: number };
+}
+
+/** A curve for the report (e.g. the scaling curve with the paper's beside it): one line per series. */
+export interface BenchCurve {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: { name: string; points: [number, number][] }[];
 }
 
 export interface BenchSummary {
@@ -29,6 +40,8 @@ export interface BenchSummary {
   /** When and under which conditions (machine, caps, trials …). */
   conditions: Record<string, string | number | boolean>;
   rows: BenchRow[];
+  /** Curves the report draws (Vega-Lite, rendered to SVG). */
+  curves?: BenchCurve[];
   /** Run directory with raw data, when the bench wrote one. */
   runDir?: string;
 }
