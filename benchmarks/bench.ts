@@ -83,13 +83,15 @@ export function summaryToMarkdown(s: BenchSummary): string {
     '',
     ...Object.entries(s.conditions).map(([k, v]) => `- ${k}: ${v}`),
     '',
-    '| figure | measured | reference | source | ratio | verdict | note |',
-    '|---|---|---|---|---|---|---|',
+    '| figure | measured | reference | source | ratio | verdict | trials | min / p95 / max | note |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...s.rows.map(
       (r) =>
         `| ${r.figure} | ${fmt(r.measured, r.unit)} | ${fmt(r.reference, r.unit)} | ${r.referenceSource ?? ''} | ${
           r.ratio == null ? '—' : r.ratio.toFixed(3)
-        } | ${r.verdict ?? ''} | ${r.note ?? ''} |`,
+        } | ${r.verdict ?? ''} | ${r.trials ?? ''} | ${
+          r.spread ? `${fmt(r.spread.min)} / ${fmt(r.spread.p95)} / ${fmt(r.spread.max)}` : ''
+        } | ${r.note ?? ''} |`,
     ),
   ];
   if (s.runDir) lines.push('', `Run directory: ${s.runDir}`);

@@ -1,6 +1,7 @@
 // Charts for reports: Vega-Lite specs (pure builders) rendered to standalone SVG by Vega, offline.
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { BenchCurve } from '../benchmarks/bench.ts';
 
 export async function renderVegaLite(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
@@ -17,6 +18,16 @@ export interface Interval {
 
 const WIDTH = 720;
 
+/** The layer every time chart shares: fault periods as shaded bands (seconds from run start). */
+type Layer = Extract<TopLevelSpec, { layer: unknown }>['layer'][number];
+function faultShading(faults: Interval[]): Layer {
+  return {
+    data: { values: faults },
+    mark: { type: 'rect', opacity: 0.18, color: '#d62728' },
+    encoding: { x: { field: 'start', type: 'quantitative' }, x2: { field: 'end' } },
+  };
+}
+
 /** Ok and failed requests per bin over time, with fault periods shaded. Times in seconds from run start. */
 export function throughputSpec(points: { t: number; ok: number; failed: number }[], faults: Interval[], binSeconds: number): TopLevelSpec {
   const rows = points.flatMap((p) => [
@@ -29,11 +40,7 @@ export function throughputSpec(points: { t: number; ok: number; failed: number }
     height: 180,
     title: 'Requests per second (faults shaded)',
     layer: [
-      {
-        data: { values: faults },
-        mark: { type: 'rect', opacity: 0.18, color: '#d62728' },
-        encoding: { x: { field: 'start', type: 'quantitative' }, x2: { field: 'end' } },
-      },
+      faultShading(faults),
       {
         data: { values: rows },
         mark: { type: 'line', interpolate: 'step-after' },
@@ -55,11 +62,7 @@ export function latencySpec(points: { t: number; ms: number; outcome: string }[]
     height: 180,
     title: 'Request latency',
     layer: [
-      {
-        data: { values: faults },
-        mark: { type: 'rect', opacity: 0.18, color: '#d62728' },
-        encoding: { x: { field: 'start', type: 'quantitative' }, x2: { field: 'end' } },
-      },
+      faultShading(faults),
       {
         data: { values: points.map((p) => ({ ...p, ms: Math.max(p.ms, 0.1) })) },
         mark: { type: 'point', size: 6, filled: true, opacity: 0.5 },
@@ -92,18 +95,18 @@ export function timelineSpec(spans: { node: string; state: string; start: number
   };
 }
 
-/** Measured scaling beside the paper's: per-node efficiency (%) against the number of nodes. */
-export function scalingSpec(rows: { nodes: number; series: string; efficiency: number }[]): TopLevelSpec {
+/** A benchmark's curve (e.g. measured scaling beside the paper's): one line per series. */
+export function curveSpec(c: BenchCurve): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     width: 480,
     height: 240,
-    title: 'Per-node throughput as % of one node (efficiency)',
-    data: { values: rows },
+    title: c.title,
+    data: { values: c.series.flatMap((s) => s.points.map(([x, y]) => ({ series: s.name, x, y }))) },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'nodes', type: 'quantitative', title: 'traffic nodes', scale: { type: 'log', base: 2 } },
-      y: { field: 'efficiency', type: 'quantitative', title: 'efficiency (%)', scale: { zero: false } },
+      x: { field: 'x', type: 'quantitative', title: c.xLabel },
+      y: { field: 'y', type: 'quantitative', title: c.yLabel, scale: { zero: false } },
       color: { field: 'series', type: 'nominal' },
     },
   };

@@ -1,42 +1,26 @@
 // `halab report RUN…`: a run directory (ledger, events, faults, summary) → report.md and one
 // self-contained offline report.html with SVG charts. Reads only the run directory.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { renderVegaLite, throughputSpec, latencySpec, timelineSpec, type Interval } from './charts.ts';
+import { join, relative } from 'node:path';
+import { renderVegaLite, throughputSpec, latencySpec, timelineSpec, curveSpec, type Interval } from './charts.ts';
 import type { BenchSummary } from '../benchmarks/bench.ts';
 import { summaryToMarkdown } from '../benchmarks/bench.ts';
+import { readJsonl, RUN_FILES, type FaultRecord, type LedgerEntry, type RunEvent } from '../benchmarks/ledger.ts';
+import { projectRoot } from '../lab/util/paths.ts';
 
-interface LedgerLine {
-  start: number;
-  end: number;
-  outcome: string;
-  server?: string;
-}
-interface EventLine {
-  t: number;
-  node?: string;
-  source: string;
-  type: string;
-  data?: Record<string, unknown>;
-}
-interface FaultLine {
-  id: string;
-  kind: string;
-  target: string;
-  start: number;
-  end?: number;
-}
+/** What summary.json may hold: one benchmark's summary, a set of them (`halab bench all`), or a
+ * scenario's result (no rows). */
+type StoredSummary = Partial<BenchSummary> & { set?: BenchSummary[] } & Record<string, unknown>;
 
-function readJsonlFile<T>(file: string): T[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as T);
+/** A path as the report shows it: relative to the project when inside it (no machine paths in a
+ * committed report). */
+export function displayPath(p: string): string {
+  const rel = relative(projectRoot, p);
+  return rel.startsWith('..') ? p : rel;
 }
 
 /** Requests per bin (ok / failed) from the ledger; t in seconds from t0. */
-export function binLedger(ledger: LedgerLine[], t0: number, binSeconds: number): { t: number; ok: number; failed: number }[] {
+export function binLedger(ledger: Pick<LedgerEntry, 'start' | 'end' | 'outcome'>[], t0: number, binSeconds: number): { t: number; ok: number; failed: number }[] {
   if (!ledger.length) return [];
   const last = Math.max(...ledger.map((l) => l.end));
   const n = Math.ceil((last - t0) / 1000 / binSeconds) + 1;
@@ -51,7 +35,7 @@ export function binLedger(ledger: LedgerLine[], t0: number, binSeconds: number):
 }
 
 /** Spans of state per node from events of type 'state' (vrrp) and 'link' (nic/erd). */
-export function stateSpans(events: EventLine[], t0: number, tEnd: number): { node: string; state: string; start: number; end: number }[] {
+export function stateSpans(events: RunEvent[], t0: number, tEnd: number): { node: string; state: string; start: number; end: number }[] {
   const spans: { node: string; state: string; start: number; end: number }[] = [];
   const open = new Map<string, { state: string; start: number }>();
   const sorted = [...events].sort((a, b) => a.t - b.t);
@@ -68,18 +52,22 @@ export function stateSpans(events: EventLine[], t0: number, tEnd: number): { nod
   return spans;
 }
 
+/** The SVG file a chart is written to, next to report.md. */
+export const chartFile = (title: string) => `${title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}.svg`;
+
 export interface ReportFiles {
   markdown: string;
   html: string;
 }
 
 export async function renderRunReport(runDir: string): Promise<ReportFiles> {
-  const ledger = readJsonlFile<LedgerLine>(join(runDir, 'ledger.jsonl'));
-  const events = readJsonlFile<EventLine>(join(runDir, 'events.jsonl'));
-  const faults = readJsonlFile<FaultLine>(join(runDir, 'faults.jsonl'));
+  const ledger = readJsonl<LedgerEntry>(join(runDir, RUN_FILES.ledger));
+  const events = readJsonl<RunEvent>(join(runDir, RUN_FILES.events));
+  const faults = readJsonl<FaultRecord>(join(runDir, RUN_FILES.faults));
   const summary = existsSync(join(runDir, 'summary.json'))
-    ? (JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Partial<BenchSummary> & Record<string, unknown>)
+    ? (JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as StoredSummary)
     : undefined;
+  const benches: BenchSummary[] = summary?.set ?? (summary && Array.isArray(summary.rows) ? [summary as BenchSummary] : []);
   const times = [...ledger.map((l) => l.start), ...events.map((e) => e.t), ...faults.map((f) => f.start)];
   const t0 = times.length ? Math.min(...times) : 0;
   const tEnd = Math.max(t0, ...ledger.map((l) => l.end), ...events.map((e) => e.t), ...faults.map((f) => f.end ?? f.start));
@@ -100,10 +88,12 @@ export async function renderRunReport(runDir: string): Promise<ReportFiles> {
   }
   const spans = stateSpans(events, t0, tEnd);
   if (spans.length) charts.push({ title: 'Node states', svg: await renderVegaLite(timelineSpec(spans)) });
+  for (const b of benches)
+    for (const c of b.curves ?? []) charts.push({ title: `${b.bench} ${c.title}`, svg: await renderVegaLite(curveSpec(c)) });
 
   const ok = ledger.filter((l) => l.outcome === 'ok').length;
-  const md: string[] = [`# halab run report`, '', `Run directory: \`${runDir}\``, ''];
-  if (summary && Array.isArray(summary.rows)) md.push(summaryToMarkdown(summary as BenchSummary));
+  const md: string[] = [`# halab run report`, '', `Run directory: \`${displayPath(runDir)}\``, ''];
+  for (const b of benches) md.push(summaryToMarkdown({ ...b, runDir: b.runDir && displayPath(b.runDir) }));
   if (ledger.length) {
     md.push(`## Requests`, '', `${ledger.length} attempted, ${ok} ok, ${ledger.length - ok} failed (ok rate ${((100 * ok) / ledger.length).toFixed(3)} %).`, '');
   }
@@ -112,12 +102,12 @@ export async function renderRunReport(runDir: string): Promise<ReportFiles> {
     for (const f of faults) md.push(`| ${f.kind} | ${f.target} | ${((f.start - t0) / 1000).toFixed(3)} | ${f.end ? ((f.end - t0) / 1000).toFixed(3) : '—'} |`);
     md.push('');
   }
-  for (const c of charts) md.push(`![${c.title}](${c.title.toLowerCase().replace(/\s+/g, '-')}.svg)`, '');
+  for (const c of charts) md.push(`![${c.title}](${chartFile(c.title)})`, '');
   const markdown = md.join('\n');
-  for (const c of charts) writeFileSync(join(runDir, `${c.title.toLowerCase().replace(/\s+/g, '-')}.svg`), c.svg);
+  for (const c of charts) writeFileSync(join(runDir, chartFile(c.title)), c.svg);
   const { marked } = await import('marked');
   let body = await marked.parse(markdown);
-  for (const c of charts) body = body.replace(new RegExp(`<img[^>]*alt="${c.title}"[^>]*>`), c.svg);
+  for (const c of charts) body = body.replace(`<img src="${chartFile(c.title)}" alt="${c.title}">`, c.svg);
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>halab report</title><style>
 body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}

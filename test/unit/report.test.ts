@@ -64,4 +64,32 @@ describe('reports', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('renders a benchmark set: each scorecard, its curves as SVG, no machine paths', async function () {
+    this.timeout(20000);
+    const dir = mkdtempSync(join(tmpdir(), 'halab-report-'));
+    try {
+      const summary = {
+        set: [
+          {
+            bench: 'has-scaling',
+            conditions: { cap: '0.1 CPU' },
+            rows: [{ figure: 'efficiency at 4 nodes', measured: 97.5, unit: '%', reference: 98.6, referenceSource: 'thesis Table 13', trials: 3, spread: { min: 96, p95: 98, max: 98 } }],
+            curves: [{ title: 'efficiency', xLabel: 'nodes', yLabel: '%', series: [{ name: 'measured', points: [[1, 100], [4, 97.5]] }, { name: 'thesis', points: [[1, 100], [4, 98.6]] }] }],
+          },
+          { bench: 'other', conditions: {}, rows: [{ figure: 'x', measured: 1, unit: 's' }] },
+        ],
+      };
+      writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
+      const files = await renderRunReport(dir);
+      const md = readFileSync(files.markdown, 'utf8');
+      expect(md).to.contain('## has-scaling').and.to.contain('## other').and.to.contain('| efficiency at 4 nodes | 97.5 % | 98.6 % | thesis Table 13 |');
+      expect(md).to.contain('![has-scaling efficiency](has-scaling-efficiency.svg)');
+      const html = readFileSync(files.html, 'utf8');
+      expect((html.match(/<svg/g) ?? []).length).to.equal(1);
+      expect(html).to.not.contain('<img');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
