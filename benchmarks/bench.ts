@@ -76,6 +76,9 @@ export function ratio(measured: number | null | undefined, reference: number | n
 const fmt = (v: number | null | undefined, unit = '') =>
   v == null ? '—' : `${Math.abs(v) >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(12)))}${unit ? ' ' + unit : ''}`;
 
+/** A table cell: a '|' in a note must not end the cell. */
+const cell = (text: string | undefined) => (text ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
 /** Markdown table of a summary (also what the CLI prints). */
 export function summaryToMarkdown(s: BenchSummary): string {
   const lines = [
@@ -87,11 +90,11 @@ export function summaryToMarkdown(s: BenchSummary): string {
     '|---|---|---|---|---|---|---|---|---|',
     ...s.rows.map(
       (r) =>
-        `| ${r.figure} | ${fmt(r.measured, r.unit)} | ${fmt(r.reference, r.unit)} | ${r.referenceSource ?? ''} | ${
+        `| ${cell(r.figure)} | ${fmt(r.measured, r.unit)} | ${fmt(r.reference, r.unit)} | ${cell(r.referenceSource)} | ${
           r.ratio == null ? '—' : r.ratio.toFixed(3)
         } | ${r.verdict ?? ''} | ${r.trials ?? ''} | ${
           r.spread ? `${fmt(r.spread.min)} / ${fmt(r.spread.p95)} / ${fmt(r.spread.max)}` : ''
-        } | ${r.note ?? ''} |`,
+        } | ${cell(r.note)} |`,
     ),
   ];
   if (s.runDir) lines.push('', `Run directory: ${s.runDir}`);

@@ -1,32 +1,74 @@
-// `halab bench NAME [--quick] [--json] [args…]`
+// `halab bench NAME [--quick] [--json] [--publish] [args…]`, and `halab bench reproduce`: the
+// paper-reproduction benchmarks in one go, with one combined report.
 import type { Command } from 'commander';
-import { benchmarkNames, loadBenchmark, summaryToMarkdown } from './bench.ts';
+import { benchmarkNames, loadBenchmark, summaryToMarkdown, type BenchSummary } from './bench.ts';
 import './index.ts';
-import { consoleLogger } from '../lab/util/log.ts';
+import { consoleLogger, type Logger } from '../lab/util/log.ts';
 import { UserError } from '../lab/util/errors.ts';
+import { machineConditions, newBenchRunDir, publishReport, recordSummaries } from './record.ts';
+import { displayPath } from '../reports/report.ts';
+
+/** What `halab bench reproduce` runs, in this order (those registered). */
+export const REPRODUCTION = ['availability-model', 'has-baseline', 'has-scaling', 'has-failover', 'vm-failover', 'nmt-recovery'];
+
+interface BenchFlags {
+  quick?: boolean;
+  json?: boolean;
+  publish?: boolean;
+}
+
+async function runOne(name: string, args: string[], flags: BenchFlags, log: Logger): Promise<BenchSummary> {
+  const bench = await loadBenchmark(name);
+  if (!bench) throw new UserError(`Unknown benchmark '${name}'. Known: ${benchmarkNames().join(', ')}, reproduce`);
+  const summary = await bench.run({ quick: !!flags.quick, log, args });
+  summary.conditions = { ...summary.conditions, mode: flags.quick ? 'quick (CI size)' : 'full', ...machineConditions() };
+  return summary;
+}
+
+/** A bench that throws still gets a line in a set's report, so one broken bench cannot hide the rest. */
+function failedSummary(name: string, err: unknown): BenchSummary {
+  const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  return { bench: name, conditions: machineConditions(), rows: [{ figure: 'benchmark run', measured: null, unit: '', verdict: 'fail', note: `did not complete: ${msg}` }] };
+}
 
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('run a benchmark; prints measured figures beside the paper\'s (list: halab bench list)')
-    .argument('<name>', 'benchmark name, or "list"')
+    .description('run a benchmark; prints measured figures beside the paper\'s (list: halab bench list; all reproductions: halab bench reproduce)')
+    .argument('<name>', 'benchmark name, "list" or "reproduce"')
     .argument('[args...]', 'benchmark arguments')
     .option('--quick', 'the CI size: fewer trials, smaller labs')
     .option('--json', 'machine-readable summary on stdout')
+    .option('--publish', 'also copy the report to reports/latest/<name>/ (to commit the newest full reproduction)')
     // a benchmark's own options (e.g. --failover-ms 90,73) go to it as arguments
     .allowUnknownOption()
-    .action(async (name: string, args: string[], opts: { quick?: boolean; json?: boolean }) => {
+    .action(async (name: string, args: string[], flags: BenchFlags) => {
+      const log = consoleLogger();
       if (name === 'list') {
         for (const n of benchmarkNames()) {
           const b = await loadBenchmark(n);
           process.stdout.write(`${n.padEnd(20)} ${b?.description ?? ''}\n`);
         }
+        process.stdout.write(`${'reproduce'.padEnd(20)} ${REPRODUCTION.filter((n) => benchmarkNames().includes(n)).join(' + ')}, one combined report\n`);
         return;
       }
-      const bench = await loadBenchmark(name);
-      if (!bench) throw new UserError(`Unknown benchmark '${name}'. Known: ${benchmarkNames().join(', ')}`);
-      const summary = await bench.run({ quick: !!opts.quick, log: consoleLogger(), args });
-      process.stdout.write(opts.json ? JSON.stringify(summary, null, 2) + '\n' : summaryToMarkdown(summary));
-      if (summary.rows.some((r) => r.verdict === 'fail')) process.exitCode = 1;
+      let summaries: BenchSummary[];
+      if (name === 'reproduce') {
+        summaries = [];
+        for (const n of REPRODUCTION.filter((b) => benchmarkNames().includes(b))) {
+          log.info(`── bench ${n} ──`);
+          summaries.push(await runOne(n, args, flags, log).catch((err: unknown) => failedSummary(n, err)));
+        }
+      } else {
+        summaries = [await runOne(name, args, flags, log)];
+      }
+      const dir = newBenchRunDir(name);
+      const files = await recordSummaries(dir, summaries);
+      log.info(`report: ${displayPath(files.markdown)}, ${displayPath(files.html)}`);
+      if (flags.publish) log.info(`published: ${displayPath(publishReport(dir, name))}`);
+      process.stdout.write(
+        flags.json ? JSON.stringify(summaries.length === 1 ? summaries[0] : { set: summaries }, null, 2) + '\n' : summaries.map(summaryToMarkdown).join('\n'),
+      );
+      if (summaries.some((s) => s.rows.some((r) => r.verdict === 'fail'))) process.exitCode = 1;
     });
 }

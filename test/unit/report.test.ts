@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binLedger, renderRunReport, stateSpans } from '../../reports/report.ts';
+import { machineConditions, publishReport, recordSummaries } from '../../benchmarks/record.ts';
 
 describe('reports', () => {
   it('bins the ledger into ok/failed per bin', () => {
@@ -90,6 +91,28 @@ describe('reports', () => {
       expect(html).to.not.contain('<img');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a bench run is recorded with its conditions and published as markdown, HTML and charts', async function () {
+    this.timeout(20000);
+    const dir = mkdtempSync(join(tmpdir(), 'halab-bench-'));
+    const pub = mkdtempSync(join(tmpdir(), 'halab-pub-'));
+    try {
+      const cond = machineConditions(new Date('2026-01-02T03:04:05.678Z'));
+      expect(cond.date).to.equal('2026-01-02T03:04:05Z');
+      expect(cond.machine).to.match(/^\d+ × .+, \d+ GiB, Node \d+/);
+      await recordSummaries(dir, [
+        { bench: 'b', conditions: cond, rows: [{ figure: 'gap', measured: 180, unit: 'ms', note: 'a | b' }], curves: [{ title: 'c', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [[1, 2]] }] }] },
+      ]);
+      expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).bench).to.equal('b');
+      const dest = publishReport(dir, 'b', pub);
+      expect(readFileSync(join(dest, 'report.md'), 'utf8')).to.contain('| gap | 180 ms |').and.to.contain('a \\| b').and.to.contain('- date: 2026-01-02T03:04:05Z');
+      expect(existsSync(join(dest, 'report.html'))).to.equal(true);
+      expect(existsSync(join(dest, 'b-c.svg'))).to.equal(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(pub, { recursive: true, force: true });
     }
   });
 });
