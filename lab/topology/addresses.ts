@@ -31,6 +31,15 @@ export const contains = (s: Subnet, ip: number) => ip >= s.base && ip < s.base +
 export const overlaps = (a: Subnet, b: Subnet) => a.base < b.base + b.size && b.base < a.base + a.size;
 export const formatSubnet = (s: Subnet) => `${fromInt(s.base).toString()}/${s.prefix}`;
 
+/** Host number `offset` of a subnet ('198.18.20.0/24', 100 → '198.18.20.100'); any address inside
+ * the subnet may stand for it ('198.18.20.7/24' gives the same). */
+export function hostAt(cidr: string, offset: number): string {
+  const s = parseSubnet(cidr);
+  if (!s) throw new Error(`not an IPv4 subnet: ${cidr}`);
+  if (offset <= 0 || offset >= s.size - 1) throw new Error(`host ${offset} is outside ${formatSubnet(s)}`);
+  return fromInt(s.base + offset).toString();
+}
+
 const LAB = parseSubnet(LAB_RANGE)!;
 const POOL = parseSubnet(ENGINE_POOL)!;
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((s) => parseSubnet(s)!);

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { analyseTopology, parseMemory } from '../../lab/topology/index.ts';
 import { TopologyError, type TopologyProblem } from '../../lab/topology/types.ts';
+import { hostAt } from '../../lab/topology/addresses.ts';
 
 const F = 'x.yaml';
 
@@ -195,5 +196,13 @@ vip: 198.18.9.9
       expect(ps.length).to.equal(3);
       expect(ps.map((p) => p.line)).to.deep.equal([3, 5, 5]);
     });
+  });
+
+  it('hostAt: host N of a subnet, from any address inside it; refuses hosts outside', () => {
+    expect(hostAt('198.18.20.0/24', 100)).to.equal('198.18.20.100');
+    expect(hostAt('198.18.20.7/24', 99)).to.equal('198.18.20.99');
+    expect(hostAt('198.18.20.0/23', 300)).to.equal('198.18.21.44');
+    expect(() => hostAt('198.18.20.0/24', 255)).to.throw(/outside 198.18.20.0\/24/);
+    expect(() => hostAt('nope', 1)).to.throw(/not an IPv4 subnet/);
   });
 });

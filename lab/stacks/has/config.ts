@@ -2,6 +2,7 @@
 // defaults below. Every value the thesis leaves open is chosen here and printed in reports
 // (TARGETS.md §D rule 4).
 import ipaddr from 'ipaddr.js';
+import { hostAt } from '../../topology/addresses.ts';
 import type { LabPlan, PlannedNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 
@@ -56,13 +57,6 @@ function networkOf(plan: LabPlan, address: string): string {
 }
 
 /** Host `.100` (or the given offset) of a network: the default place for floating IPs. */
-function hostAt(subnet: string, offset: number): string {
-  const [base] = ipaddr.parseCIDR(subnet);
-  const bytes = (base as ipaddr.IPv4).toByteArray();
-  const n = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) + offset;
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 export function hasConfig(plan: LabPlan): HasConfig {
   const p = plan.params ?? {};
   const byRole = (role: string) => plan.nodes.filter((n) => n.role === role);

@@ -1,7 +1,7 @@
 // The two HAS masters (1+1 active/standby): keepalived VRRP holding the service VIP, the
 // balancer table (nft DR or HAProxy), and the traffic manager + health checker daemon.
 import { fileURLToPath } from 'node:url';
-import ipaddr from 'ipaddr.js';
+import { hostAt } from '../../topology/addresses.ts';
 import type { StackContext } from '../stack.ts';
 import type { PlannedNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
@@ -28,9 +28,7 @@ export const TM_STATE_PATH = '/run/halab/traffic-manager.json';
 export function masterAddressOn(cfg: HasConfig, network: string): string {
   const net = cfg.masters[0]!.nics.find((n) => n.network === network);
   if (!net) throw new UserError(`no master NIC on ${network}`);
-  const first = ipaddr.IPv4.networkAddressFromCIDR(`${net.address}/${net.prefixLength}`).toByteArray();
-  const n = ((first[0]! << 24) | (first[1]! << 16) | (first[2]! << 8) | first[3]!) + 99;
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return hostAt(`${net.address}/${net.prefixLength}`, 99);
 }
 
 /** VRRP instances of one master: one per network both masters share; the VIP on its network's. */
