@@ -56,7 +56,8 @@ export interface FaultRecord {
   evidence?: Record<string, unknown>;
 }
 
-export const RUN_FILES = { ledger: 'ledger.jsonl', events: 'events.jsonl', faults: 'faults.jsonl' } as const;
+/** lab-plan.json: the lab as planned (nodes, NICs, addresses), so the report can draw the topology. */
+export const RUN_FILES = { ledger: 'ledger.jsonl', events: 'events.jsonl', faults: 'faults.jsonl', labPlan: 'lab-plan.json' } as const;
 
 /** Parse JSON Lines text; blank lines and a line cut short (a crash mid-write) are skipped. */
 export function parseJsonl<T>(text: string): T[] {

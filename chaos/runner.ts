@@ -12,7 +12,7 @@ import { loadStack } from '../lab/stacks/index.ts';
 import { UserError } from '../lab/util/errors.ts';
 import type { DockerBackend } from '../lab/backends/docker/docker-backend.ts';
 import { runLoadInNode } from '../benchmarks/load/run.ts';
-import { readJsonl, type FaultRecord, type LedgerEntry, type RunEvent } from '../benchmarks/ledger.ts';
+import { readJsonl, RUN_FILES, type FaultRecord, type LedgerEntry, type RunEvent } from '../benchmarks/ledger.ts';
 import { failovers } from '../benchmarks/checkers/failover.ts';
 import { availability } from '../benchmarks/checkers/availability.ts';
 import { summarize } from '../benchmarks/checkers/stats.ts';
@@ -78,6 +78,7 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
   mkdirSync(runDir, { recursive: true });
   const planned = expandTimeline(s);
   writeFileSync(join(runDir, 'plan.json'), JSON.stringify({ scenario: s, seed, faults: planned }, null, 2) + '\n');
+  writeFileSync(join(runDir, RUN_FILES.labPlan), JSON.stringify(plan, null, 2) + '\n');
   log.info(`run directory: ${runDir}`);
 
   let aborted = false;

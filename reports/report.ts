@@ -7,6 +7,8 @@ import type { BenchSummary } from '../benchmarks/bench.ts';
 import { summaryToMarkdown } from '../benchmarks/bench.ts';
 import { readJsonl, RUN_FILES, type FaultRecord, type LedgerEntry, type RunEvent } from '../benchmarks/ledger.ts';
 import { projectRoot } from '../lab/util/paths.ts';
+import { planToDot, renderSvg } from '../lab/graph.ts';
+import type { LabPlan } from '../lab/topology/types.ts';
 
 /** What summary.json may hold: one benchmark's summary, a set of them (`halab bench all`), or a
  * scenario's result (no rows). */
@@ -77,6 +79,10 @@ export async function renderRunReport(runDir: string): Promise<ReportFiles> {
     label: `${f.kind} ${f.target}`,
   }));
   const charts: { title: string; svg: string }[] = [];
+  if (existsSync(join(runDir, RUN_FILES.labPlan))) {
+    const plan = JSON.parse(readFileSync(join(runDir, RUN_FILES.labPlan), 'utf8')) as LabPlan;
+    charts.push({ title: 'Topology', svg: await renderSvg(planToDot(plan)) });
+  }
   if (ledger.length) {
     const bin = (tEnd - t0) / 1000 > 60 ? 1 : 0.1;
     charts.push({ title: 'Throughput', svg: await renderVegaLite(throughputSpec(binLedger(ledger, t0, bin), faultIntervals, bin)) });

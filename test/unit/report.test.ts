@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binLedger, renderRunReport, stateSpans } from '../../reports/report.ts';
+import { analyseTopology } from '../../lab/topology/index.ts';
 import { machineConditions, publishReport, recordSummaries } from '../../benchmarks/record.ts';
 
 describe('reports', () => {
@@ -53,12 +54,15 @@ describe('reports', () => {
       writeFileSync(join(dir, 'ledger.jsonl'), ledger.join('\n') + '\n');
       writeFileSync(join(dir, 'faults.jsonl'), JSON.stringify({ id: 'f1', kind: 'node-kill', target: 'm1', start: 11_000, end: 11_500 }) + '\n');
       writeFileSync(join(dir, 'events.jsonl'), JSON.stringify({ t: 11_060, node: 'm2', source: 'vrrp', type: 'state', data: { state: 'MASTER' } }) + '\n');
+      const { plan } = analyseTopology(readFileSync(new URL('../../topologies/smoke.yaml', import.meta.url), 'utf8'), 'smoke.yaml');
+      writeFileSync(join(dir, 'lab-plan.json'), JSON.stringify(plan));
       const files = await renderRunReport(dir);
       const md = readFileSync(files.markdown, 'utf8');
       expect(md).to.contain('300 attempted, 282 ok, 18 failed');
       expect(md).to.contain('| node-kill | m1 | 1.000 | 1.500 |');
       const html = readFileSync(files.html, 'utf8');
-      expect((html.match(/<svg/g) ?? []).length).to.equal(3);
+      expect((html.match(/<svg/g) ?? []).length).to.equal(4);
+      expect(html).to.contain(plan.nodes[0]!.name).and.to.contain(plan.networks[0]!.subnet);
       expect(html).to.not.match(/<script|https?:\/\/(?!www\.w3\.org)/);
       expect(existsSync(join(dir, 'throughput.svg'))).to.equal(true);
     } finally {
