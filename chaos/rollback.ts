@@ -3,7 +3,9 @@
 import { execa } from 'execa';
 import type { DockerBackend } from '../lab/backends/docker/docker-backend.ts';
 import { registerTeardownHook } from '../lab/teardown.ts';
-import type { Logger } from '../lab/util/log.ts';
+import { silentLogger, type Logger } from '../lab/util/log.ts';
+import { labStateDir } from '../lab/util/paths.ts';
+import { loadStack } from '../lab/stacks/index.ts';
 import { openFaults, recordUndone, type Inverse } from './journal.ts';
 import { chaosTable } from './nodeops.ts';
 
@@ -15,13 +17,36 @@ async function pidOf(backend: DockerBackend, lab: string, node: string): Promise
   }
 }
 
-export async function undo(backend: DockerBackend, lab: string, inv: Inverse): Promise<string> {
+export interface UndoOptions {
+  /** Redeploy the lab's stack on a node started again (`halab heal`, the runner); the teardown
+   * hook of `halab down` leaves it off: the lab is about to go. */
+  redeploy?: boolean;
+  log?: Logger;
+}
+
+/** A restarted node comes back bare (its daemons ran in the old container): redeploy the stack,
+ * which is idempotent and restarts only what is missing. */
+async function redeployStack(backend: DockerBackend, lab: string, node: string, log: Logger): Promise<string> {
+  const { readSavedPlan } = await import('../lab/lab.ts');
+  const plan = readSavedPlan(lab);
+  if (!plan?.stack) return '';
+  const stack = await loadStack(plan.stack);
+  try {
+    await stack.deploy({ plan, backend, log: silentLogger, stateDir: labStateDir(lab) });
+    return ', stack redeployed';
+  } catch (e) {
+    log.warn(`redeploy after restarting ${node}: ${(e as Error).message}`);
+    return ', stack redeploy FAILED';
+  }
+}
+
+export async function undo(backend: DockerBackend, lab: string, inv: Inverse, opts: UndoOptions = {}): Promise<string> {
   switch (inv.type) {
     case 'none':
       return 'nothing to undo';
     case 'node-start':
       await backend.start(lab, inv.node);
-      return `started ${inv.node}`;
+      return `started ${inv.node}${opts.redeploy ? await redeployStack(backend, lab, inv.node, opts.log ?? silentLogger) : ''}`;
     case 'node-resume': {
       const info = await backend.inspect(lab, inv.node).catch(() => undefined);
       if (info?.state === 'paused') await backend.resume(lab, inv.node);
@@ -46,11 +71,11 @@ export async function undo(backend: DockerBackend, lab: string, inv: Inverse): P
 }
 
 /** Roll back every open fault of a lab (newest first), then sweep stray chaos nft tables. */
-export async function healLab(backend: DockerBackend, lab: string, log: Logger): Promise<string[]> {
+export async function healLab(backend: DockerBackend, lab: string, log: Logger, opts: { redeploy?: boolean } = {}): Promise<string[]> {
   const done: string[] = [];
   for (const f of openFaults(lab)) {
     try {
-      done.push(`${f.kind} ${f.target}: ${await undo(backend, lab, f.inverse)}`);
+      done.push(`${f.kind} ${f.target}: ${await undo(backend, lab, f.inverse, { redeploy: opts.redeploy, log })}`);
       recordUndone(lab, f.id);
     } catch (err) {
       log.warn(`could not undo ${f.kind} on ${f.target}: ${(err as Error).message}`);
@@ -73,5 +98,5 @@ export async function healLab(backend: DockerBackend, lab: string, log: Logger):
 
 registerTeardownHook('chaos-journal', async (lab, log) => {
   const { openBackend } = await import('../lab/lab.ts');
-  return healLab(await openBackend(log), lab, log);
+  return healLab(await openBackend(log), lab, log, { redeploy: false });
 });

@@ -6,9 +6,7 @@ import { labUp, openBackend } from '../lab/lab.ts';
 import { loadTopologyFile } from '../lab/topology/index.ts';
 import type { LabPlan } from '../lab/topology/types.ts';
 import type { Logger } from '../lab/util/log.ts';
-import { labStateDir, runsRoot } from '../lab/util/paths.ts';
-import { silentLogger } from '../lab/util/log.ts';
-import { loadStack } from '../lab/stacks/index.ts';
+import { runsRoot } from '../lab/util/paths.ts';
 import { UserError } from '../lab/util/errors.ts';
 import type { DockerBackend } from '../lab/backends/docker/docker-backend.ts';
 import { runLoadInNode } from '../benchmarks/load/run.ts';
@@ -85,7 +83,7 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
     if (aborted) process.exit(130);
     aborted = true;
     log.warn('interrupted: rolling back every fault (Ctrl-C again to leave at once; `halab heal` finishes the job)');
-    void healLab(backend, plan.lab, log).then(() => process.exit(130));
+    void healLab(backend, plan.lab, log, { redeploy: true }).then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -117,7 +115,7 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    for (const h of await healLab(backend, plan.lab, log)) log.info(`  rolled back: ${h}`);
+    for (const h of await healLab(backend, plan.lab, log, { redeploy: true })) log.info(`  rolled back: ${h}`);
   }
   await collectEvents(backend, plan, runDir);
   const result = check(s, runDir);
@@ -170,14 +168,7 @@ async function runFault(
   else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify({ id: a.id, kind: f.fault, target: a.target, start: a.start, params: f.params, evidence: a.evidence } satisfies FaultRecord) + '\n'));
   for (const a of applied) {
     const end = Date.now();
-    await undo(backend, plan.lab, a.inverse);
-    if (a.inverse.type === 'node-start' && plan.stack) {
-      // A restarted node comes back bare (its daemons ran in the old container): redeploy the
-      // stack, which is idempotent and restarts only what is missing.
-      const stack = await loadStack(plan.stack);
-      await stack.deploy({ plan, backend, log: silentLogger, stateDir: labStateDir(plan.lab) }).catch((e: Error) => log.warn(`redeploy after restarting ${a.target}: ${e.message}`));
-      log.info(`  ${a.target} restarted and its stack redeployed`);
-    }
+    log.info(`  rolled back ${f.fault} on ${a.target}: ${await undo(backend, plan.lab, a.inverse, { redeploy: true, log })}`);
     recordUndone(plan.lab, a.id);
     const rec: FaultRecord = { id: a.id, kind: f.fault, target: a.target, start: a.start, end, params: f.params, evidence: a.evidence };
     appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
