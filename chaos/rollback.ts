@@ -8,6 +8,7 @@ import { labStateDir } from '../lab/util/paths.ts';
 import { loadStack } from '../lab/stacks/index.ts';
 import { openFaults, recordUndone, type Inverse } from './journal.ts';
 import { chaosTable } from './nodeops.ts';
+import { removeToxic, stopNodeProxy } from './faults/toxic.ts';
 
 async function pidOf(backend: DockerBackend, lab: string, node: string): Promise<number | undefined> {
   try {
@@ -62,6 +63,18 @@ export async function undo(backend: DockerBackend, lab: string, inv: Inverse, op
       if (pid) await execa('nsenter', ['-t', String(pid), '-n', 'nft', 'delete', 'table', inv.family, inv.table], { reject: false });
       return `${inv.node}: nft table ${inv.table} deleted`;
     }
+    case 'netns': {
+      const pid = await pidOf(backend, lab, inv.node);
+      for (const cmd of pid ? inv.cmds : []) await execa('nsenter', ['-t', String(pid), '-n', ...cmd], { reject: false });
+      return `${inv.node}: ${inv.note}`;
+    }
+    case 'toxic-remove':
+      return `${inv.node}: ${await removeToxic(inv.api, inv.proxy, inv.toxic)}`;
+    case 'steps': {
+      const out: string[] = [];
+      for (const step of inv.steps) out.push(await undo(backend, lab, step, opts));
+      return out.join('; ');
+    }
     case 'exec': {
       const info = await backend.inspect(lab, inv.node).catch(() => undefined);
       if (info?.state === 'running') await backend.exec(lab, inv.node, inv.cmd, { check: false });
@@ -81,9 +94,11 @@ export async function healLab(backend: DockerBackend, lab: string, log: Logger, 
       log.warn(`could not undo ${f.kind} on ${f.target}: ${(err as Error).message}`);
     }
   }
-  // Belt and braces: any table named after this lab's chaos prefix, in any running node.
+  // Belt and braces: any table named after this lab's chaos prefix, in any running node; and the
+  // in-node fault proxy, idle once its toxics and redirects are gone.
   for (const n of await backend.listNodes(lab).catch(() => [])) {
     if (n.state !== 'running' || !n.pid) continue;
+    if (await stopNodeProxy(backend, lab, n.name)) done.push(`${n.name}: fault proxy stopped`);
     const r = await execa('nsenter', ['-t', String(n.pid), '-n', 'nft', 'list', 'tables'], { reject: false });
     for (const line of r.stdout.split('\n')) {
       const m = /^table (\w+) (\S+)$/.exec(line.trim());

@@ -209,8 +209,13 @@ export function check(s: Scenario, runDir: string): Omit<RunResult, 'runDir'> {
   const tEnd = Math.max(...ledger.map((l) => l.end));
   // A killed or stopped node stops being MASTER at that moment (it cannot say so itself).
   const downs: RunEvent[] = faults
-    .filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop')
+    .filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop' || f.kind === 'node-restart')
     .map((f) => ({ t: f.start, node: f.target, source: 'vrrp', type: 'state', data: { state: 'DOWN', instance: 'VI_lan1' } }));
+  // Response times of answered requests, overall and inside fault windows (latency faults).
+  const inFaults = ledger.filter((l) => faults.some((f) => l.start >= f.start && l.start <= (f.end ?? tEnd)));
+  const lat = (rs: LedgerEntry[]) => summarize(rs.filter((r) => r.outcome === 'ok').map((r) => r.end - r.start));
+  const latAll = lat(ledger);
+  const latIn = lat(inFaults);
   const overlaps = vipOverlaps([...events, ...downs], 'VI_lan1', tEnd);
   const metrics: Record<string, number | null> = {
     'failover_ms.min': fo.length ? out.min : null,
@@ -230,6 +235,11 @@ export function check(s: Scenario, runDir: string): Omit<RunResult, 'runDir'> {
     requests: av.attempted,
     'steady_before.ok_rate': okRate(ledger.filter((l) => l.start < firstFault)),
     'steady_after.ok_rate': okRate(ledger.filter((l) => l.start > lastEnd + 2000)),
+    'latency_ms.median': latAll.n ? latAll.median : null,
+    'latency_ms.p95': latAll.n ? latAll.p95 : null,
+    'in_faults.latency_ms.median': latIn.n ? latIn.median : null,
+    'in_faults.latency_ms.p95': latIn.n ? latIn.p95 : null,
+    'in_faults.ok_rate': okRate(inFaults),
     vip_overlap_ms: overlaps.reduce((a, o) => a + (o.end - o.start), 0),
   };
   writeFileSync(join(runDir, 'failovers.json'), JSON.stringify(fo, null, 2) + '\n');
