@@ -89,6 +89,7 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
   process.on('SIGTERM', onSignal);
   const faultsFile = join(runDir, 'faults.jsonl');
   try {
+    await warmupFaults(backend, plan, planned, seed, log);
     const { origin, path } = probeUrl(s, plan);
     const t0 = Date.now() + 500; // the probe starts within ~0.5 s (install + spec)
     const probe = runLoadInNode(
@@ -135,6 +136,22 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
   );
   await renderRunReport(runDir);
   return { runDir, ...result };
+}
+
+/** Slow set-up of faults that changes nothing yet (an idle proxy), before the workload starts.
+ * Resolves targets with its own copy of the seeded source, in the order runFault will. */
+async function warmupFaults(backend: DockerBackend, plan: LabPlan, planned: PlannedFault[], seed: number, log: Logger): Promise<void> {
+  const rand = seededRandom(seed);
+  for (const f of planned) {
+    const targets = resolveStatic(plan, f.target, rand);
+    if (targets === 'runtime') continue;
+    for (const t of targets) {
+      const p = FAULT_KINDS[f.fault]!.prepare({ backend, lab: plan.lab, plan, id: f.id }, t, f.params);
+      if (!p.warmup) continue;
+      log.info(`  warming up ${f.fault} on ${t}`);
+      await p.warmup();
+    }
+  }
 }
 
 async function runFault(

@@ -47,10 +47,10 @@ export const memoryPressure: FaultKind = {
     return stressNg(
       ctx,
       node,
-      `--vm 1 --vm-bytes ${mb}M --vm-hang 0`,
+      `--vm 1 --vm-bytes ${mb}M --vm-populate --vm-hang 0`,
       async () => {
         let after = 0;
-        for (let i = 0; i < 20 && after - before < mb * 2 ** 20 * 0.8; i++) {
+        for (let i = 0; i < 60 && after - before < mb * 2 ** 20 * 0.9; i++) {
           await new Promise((r) => setTimeout(r, 250)); // stress-ng touches its pages in a moment
           after = (await ctx.backend.stats(ctx.lab, node)).memoryBytes;
         }

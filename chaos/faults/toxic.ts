@@ -52,9 +52,9 @@ async function ensureNodeProxy(backend: Backend, lab: string, node: string, api:
     argv: ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv, '--listen', listen, '--quiet'],
   });
   const tp = new Toxiproxy(api);
-  for (let i = 0; i < 100; i++) {
-    if (await within(tp.getVersion(), 1000, 'version').then(() => true, () => false)) return tp;
-    await sleep(100);
+  // node needs a second or two to load the bundle on an idle machine; far more on a loaded one
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(200)) {
+    if (await within(tp.getVersion(), 2000, 'version').then(() => true, () => false)) return tp;
   }
   throw new Error(`${node}: the fault proxy did not answer on ${api} (see /var/log/halab/toxiproxy.log there)`);
 }
@@ -77,9 +77,11 @@ export async function removeToxic(api: string, proxy: string, toxic: string): Pr
   }
 }
 
-/** Time HTTP requests from the node to url (curl, a new connection each): seconds, or null on error. */
-export async function timeRequests(backend: Backend, lab: string, node: string, url: string, n: number): Promise<(number | null)[]> {
-  const r = await backend.exec(lab, node, ['sh', '-c', `for i in $(seq ${n}); do curl -s -o /dev/null --max-time 3 -w '%{time_total}' '${url}' || printf x; echo; done`], {
+/** Time HTTP requests from the node to url (curl, a new connection each): ms, or null on error.
+ * `direct`: run curl as the proxy's user, whose connections are not redirected into it. */
+export async function timeRequests(backend: Backend, lab: string, node: string, url: string, n: number, direct = false): Promise<(number | null)[]> {
+  const curl = `${direct ? `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups ` : ''}curl -s -o /dev/null --max-time 3 -w '%{time_total}' '${url}'`;
+  const r = await backend.exec(lab, node, ['sh', '-c', `for i in $(seq ${n}); do ${curl} || printf x; echo; done`], {
     check: false,
   });
   return r.stdout
@@ -92,6 +94,8 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)]! : null;
 };
+const round1 = (x: number | null) => (x === null ? null : Number(x.toFixed(1)));
+const minOf = (xs: number[]) => (xs.length ? Math.min(...xs) : null);
 
 interface ToxicSpec {
   type: ToxicType;
@@ -109,7 +113,6 @@ function prepareToxic(ctx: FaultContext, node: string, params: Record<string, un
   const toxicName = `halab_${ctx.id}`;
   const table = `${chaosTable(ctx.lab)}_${ctx.id}`;
   const samples = param(params, 'samples', 7);
-  let baseline: (number | null)[] = [];
   const redirect = (lport: number) => `table inet ${table} {
   chain out { type nat hook output priority -100; policy accept; meta skuid != ${NOBODY} ip daddr ${to} tcp dport ${port} counter redirect to :${lport}; }
 }\n`;
@@ -126,8 +129,8 @@ function prepareToxic(ctx: FaultContext, node: string, params: Record<string, un
         { type: 'toxic-remove', node, api, proxy: proxyName, toxic: toxicName },
       ],
     },
+    warmup: () => ensureNodeProxy(ctx.backend, ctx.lab, node, api).then(() => undefined),
     act: async () => {
-      baseline = await timeRequests(ctx.backend, ctx.lab, node, url, samples);
       const tp = await ensureNodeProxy(ctx.backend, ctx.lab, node, api);
       const proxy = await tp
         .get(proxyName)
@@ -138,20 +141,24 @@ function prepareToxic(ctx: FaultContext, node: string, params: Record<string, un
       await inNetns(ctx.backend, ctx.lab, node, ['nft', '-f', '-'], redirect(lport));
     },
     verify: async () => {
+      // through the proxy (the node's own requests) and beside it (as the proxy's user)
+      const baseline = await timeRequests(ctx.backend, ctx.lab, node, url, samples, true);
       const during = await timeRequests(ctx.backend, ctx.lab, node, url, samples);
       const ok = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
-      const toxics = await within(new Toxiproxy(api).get(proxyName), 5000, 'get proxy').then((p) => p.toJson().toxics.map((t) => t.name));
+      const listed = (await (await fetch(`${api}/proxies/${proxyName}/toxics`, { signal: AbortSignal.timeout(5000) })).json()) as { name: string }[];
+      const toxics = listed.map((t) => t.name);
       const nft = await inNetns(ctx.backend, ctx.lab, node, ['nft', 'list', 'table', 'inet', table]);
-      const b = median(ok(baseline));
-      const d = median(ok(during));
+      // A delay adds a floor under every sample while CPU contention only adds on top: the
+      // difference of the minima estimates the added delay best on a busy machine.
+      const [bMin, dMin] = [minOf(ok(baseline)), minOf(ok(during))];
       return {
         fault: kind,
         url,
         toxicListed: toxics.includes(toxicName),
         redirected: Number(/packets (\d+)/.exec(nft)?.[1] ?? 0),
-        baselineMs: b === null ? null : Number(b.toFixed(1)),
-        duringMs: d === null ? null : Number(d.toFixed(1)),
-        addedMs: b === null || d === null ? null : Number((d - b).toFixed(1)),
+        baselineMs: { min: round1(bMin), median: round1(median(ok(baseline))) },
+        duringMs: { min: round1(dMin), median: round1(median(ok(during))) },
+        addedMs: bMin === null || dMin === null ? null : round1(dMin - bMin),
         failedDuring: during.length - ok(during).length,
         samples,
       };
