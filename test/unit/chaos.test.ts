@@ -6,6 +6,9 @@ import { resolveStatic, globToRegExp, pickCount } from '../../chaos/targets.ts';
 import { seededRandom as seeded } from '../../lab/util/prng.ts';
 import { evaluateThresholds, parseThreshold } from '../../chaos/thresholds.ts';
 import { analyseTopology } from '../../lab/topology/index.ts';
+import { dryRun } from '../../chaos/runner.ts';
+import { ifbName, tbfArgs } from '../../chaos/faults/bandwidth.ts';
+import { silentLogger } from '../../lab/util/log.ts';
 
 describe('chaos (pure parts)', () => {
   it('every shipped scenario parses', () => {
@@ -58,6 +61,21 @@ describe('chaos (pure parts)', () => {
     ]);
     expect(() => pickCount('minority', 1)).to.throw(/empty/);
     expect(() => pickCount('150%', 4)).to.throw(/100 %/);
+  });
+
+  it('the latency + loss scenario plans a proxy, a redirect and a journalled inverse for each part', async () => {
+    const out = await dryRun(loadScenario('chaos/scenarios/has-latency-loss.yaml'), silentLogger);
+    expect(out).to.match(/t=4s latency → client until t=19s/);
+    expect(out).to.match(/proxy halab_198_18_20_100_80 127\.0\.0\.1:<port> → 198\.18\.20\.100:80; add toxic halab_f0r0 .*"latency":100/);
+    expect(out).to.match(/undo: \{"type":"steps","steps":\[\{"type":"nft-delete-table".*\{"type":"toxic-remove"/);
+    expect(out).to.match(/iifname != "lo" numgen random mod 1000 < 50/);
+  });
+
+  it('bandwidth: ifb names fit the kernel limit of 15 characters; tbf burst is ~20 ms of traffic, never below two frames', () => {
+    expect(ifbName('f12r3n10', 'eth1').length).to.be.at.most(15);
+    expect(ifbName('f0r0', 'eth0')).to.not.equal(ifbName('f0r0', 'eth1'));
+    expect(tbfArgs(8000)).to.deep.equal(['tbf', 'rate', '8000kbit', 'burst', '20000', 'latency', '100ms']);
+    expect(tbfArgs(100)[4]).to.equal('3028');
   });
 
   it('parses and evaluates k6-style thresholds', () => {
