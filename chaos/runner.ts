@@ -181,6 +181,8 @@ async function runFault(
       return { id, target, start, evidence, inverse: prepared.inverse };
     }),
   );
+  if (f.until !== null && Date.now() > t0 + f.until * 1000)
+    log.warn(`  ${f.fault} on ${targets.join(', ')}: applying and verifying took past the window's end (t=${f.until} s); rolled back late (the fault record has the real times)`);
   if (f.until !== null) await sleepUntil(t0 + f.until * 1000);
   else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify({ id: a.id, kind: f.fault, target: a.target, start: a.start, params: f.params, evidence: a.evidence } satisfies FaultRecord) + '\n'));
   for (const a of applied) {

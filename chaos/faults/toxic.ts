@@ -112,7 +112,7 @@ function prepareToxic(ctx: FaultContext, node: string, params: Record<string, un
   const proxyName = `halab_${to.replace(/\./g, '_')}_${port}`;
   const toxicName = `halab_${ctx.id}`;
   const table = `${chaosTable(ctx.lab)}_${ctx.id}`;
-  const samples = param(params, 'samples', 7);
+  const samples = param(params, 'samples', 5);
   const redirect = (lport: number) => `table inet ${table} {
   chain out { type nat hook output priority -100; policy accept; meta skuid != ${NOBODY} ip daddr ${to} tcp dport ${port} counter redirect to :${lport}; }
 }\n`;
