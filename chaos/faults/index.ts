@@ -5,6 +5,7 @@ import { linkCut, nicDown, nicFlap, packetLoss, partition } from './network.ts';
 import { cpuLoad, memoryPressure, processKill, processStop } from './process.ts';
 import { bandwidth } from './bandwidth.ts';
 import { latency, toxic } from './toxic.ts';
+import { corrupt, duplicate } from './packet.ts';
 
 export const FAULT_KINDS: Record<string, FaultKind> = Object.fromEntries(
   [
@@ -17,6 +18,8 @@ export const FAULT_KINDS: Record<string, FaultKind> = Object.fromEntries(
     partition,
     linkCut,
     packetLoss,
+    duplicate,
+    corrupt,
     bandwidth,
     latency,
     toxic,

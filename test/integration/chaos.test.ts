@@ -211,6 +211,28 @@ describe('chaos engine (real labs)', function () {
     expect(await nftTables('a')).to.not.match(/halab_it_chaos/);
   });
 
+  it('duplicate: about the asked share of a:eth0 packets leaves twice (ping counts DUP! replies); rollback removes the netdev table', async () => {
+    const b = await testBackend();
+    const f = await roundTrip('duplicate', 'a:eth0', { percent: 30, peer: 'b' });
+    await f.rollback();
+    expect(f.evidence.pingSent).to.equal(100);
+    expect(f.evidence.pingDuplicates as number).to.be.within(12, 50); // binomial(100, 0.3): far outside 4 sd
+    expect(f.evidence.packetsHit as number).to.be.greaterThan(0);
+    expect(await nftTables('a')).to.not.match(/halab_it_chaos/);
+    const r = await b.exec(LAB, 'a', ['ping', '-q', '-c', '50', '-i', '0.01', addr('b')]);
+    expect(r.stdout).to.not.match(/duplicates/);
+  });
+
+  it('corrupt: the receiver drops the corrupted share (bad checksums) — about 30 % of pings lost; rollback removes it', async () => {
+    const b = await testBackend();
+    const f = await roundTrip('corrupt', 'a:eth0', { percent: 30, peer: 'b' });
+    await f.rollback();
+    expect(f.evidence.packetsHit as number).to.be.within(12, 50);
+    expect(f.evidence.pingReceived as number).to.be.within(50, 88);
+    expect(await nftTables('a')).to.not.match(/halab_it_chaos/);
+    expect(await pings(b, LAB, 'a', addr('b'))).to.equal(true);
+  });
+
   it('memory-pressure: the node holds about the asked memory more (evidence); rollback frees it', async () => {
     const b = await testBackend();
     const f = await roundTrip('memory-pressure', 'b', { mb: 64 });
