@@ -5,9 +5,16 @@ import { param, type FaultContext, type FaultKind, type PreparedFault } from './
 /** stress-ng started detached in the node, stopped by its pid file (and its tagged log name). */
 function stressNg(ctx: FaultContext, node: string, args: string, verify: PreparedFault['verify'], before?: () => Promise<void>): PreparedFault {
   const pidFile = `/run/halab/stress-${ctx.id}.pid`;
+  const tag = `stress-ng.*halab-${ctx.id}`; // the parent's command line; it reaps its workers before it exits
   return {
     actions: [`exec ${node}: stress-ng ${args} &`],
-    inverse: { type: 'exec', node, cmd: ['sh', '-c', `kill $(cat ${pidFile}) 2>/dev/null; pkill -f 'stress-ng.*halab-${ctx.id}'; rm -f ${pidFile}; true`], note: 'stop stress-ng' },
+    // TERM, wait (up to 5 s: a loaded node frees memory slowly) for every worker to go, then KILL
+    inverse: {
+      type: 'exec',
+      node,
+      cmd: ['sh', '-c', `kill $(cat ${pidFile} 2>/dev/null) 2>/dev/null; pkill -f '${tag}'; for i in $(seq 50); do pgrep -f '${tag}' >/dev/null || break; sleep 0.1; done; pkill -KILL -f '${tag}'; rm -f ${pidFile}; true`],
+      note: 'stop stress-ng',
+    },
     act: async () => {
       await before?.();
       await ctx.backend.exec(ctx.lab, node, [

@@ -177,8 +177,9 @@ describe('chaos engine (real labs)', function () {
     const b = await testBackend();
     const f = await roundTrip('bandwidth', 'a:eth0', { rate_kbit: 8000, peer: 'b' });
     try {
-      expect(f.evidence.egressKbit as number).to.be.within(8000 * 0.75, 8000 * 1.1);
-      expect(f.evidence.ingressKbit as number).to.be.within(8000 * 0.75, 8000 * 1.1);
+      // the upper bound proves the shaping; the lower one allows a CPU-starved sender (busy CI machine)
+      expect(f.evidence.egressKbit as number).to.be.within(8000 * 0.5, 8000 * 1.1);
+      expect(f.evidence.ingressKbit as number).to.be.within(8000 * 0.5, 8000 * 1.1);
     } finally {
       await f.rollback();
     }
