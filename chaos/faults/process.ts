@@ -5,14 +5,14 @@ import { param, type FaultContext, type FaultKind, type PreparedFault } from './
 /** stress-ng started detached in the node, stopped by its pid file (and its tagged log name). */
 function stressNg(ctx: FaultContext, node: string, args: string, verify: PreparedFault['verify'], before?: () => Promise<void>): PreparedFault {
   const pidFile = `/run/halab/stress-${ctx.id}.pid`;
-  const tag = `stress-ng.*halab-${ctx.id}`; // the parent's command line; it reaps its workers before it exits
   return {
     actions: [`exec ${node}: stress-ng ${args} &`],
-    // TERM, wait (up to 5 s: a loaded node frees memory slowly) for every worker to go, then KILL
+    // setsid made stress-ng a process group with its workers: TERM the group, wait (up to 5 s:
+    // a loaded node frees memory slowly) for all of it to go, then KILL what is left
     inverse: {
       type: 'exec',
       node,
-      cmd: ['sh', '-c', `kill $(cat ${pidFile} 2>/dev/null) 2>/dev/null; pkill -f '${tag}'; for i in $(seq 50); do pgrep -f '${tag}' >/dev/null || break; sleep 0.1; done; pkill -KILL -f '${tag}'; rm -f ${pidFile}; true`],
+      cmd: ['sh', '-c', `g=$(cat ${pidFile} 2>/dev/null); [ -n "$g" ] || exit 0; kill -TERM -$g 2>/dev/null; for i in $(seq 50); do pgrep -g $g >/dev/null || break; sleep 0.1; done; kill -KILL -$g 2>/dev/null; rm -f ${pidFile}; true`],
       note: 'stop stress-ng',
     },
     act: async () => {

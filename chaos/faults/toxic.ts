@@ -16,6 +16,8 @@ import { param, type FaultContext, type FaultKind, type PreparedFault } from './
 const DAEMON = fileURLToPath(new URL('../toxiproxy/daemon.ts', import.meta.url));
 const API_PORT = 8474;
 const NOBODY = 65534;
+const CURL = `curl -s -o /dev/null --max-time 3 -w '%{time_total}'`;
+const AS_PROXY_USER = `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups`;
 const TOXICS: ToxicType[] = ['latency', 'bandwidth', 'slow_close', 'timeout', 'slicer', 'limit_data', 'reset_peer'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,7 +51,7 @@ async function ensureNodeProxy(backend: Backend, lab: string, node: string, api:
   const listen = new URL(api).host;
   await startDaemon(backend, lab, node, {
     name: 'toxiproxy',
-    argv: ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv, '--listen', listen, '--quiet'],
+    argv: [...AS_PROXY_USER.split(' '), ...argv, '--listen', listen, '--quiet'],
   });
   const tp = new Toxiproxy(api);
   // node needs a second or two to load the bundle on an idle machine; far more on a loaded one
@@ -77,17 +79,28 @@ export async function removeToxic(api: string, proxy: string, toxic: string): Pr
   }
 }
 
-/** Time HTTP requests from the node to url (curl, a new connection each): ms, or null on error.
- * `direct`: run curl as the proxy's user, whose connections are not redirected into it. */
-export async function timeRequests(backend: Backend, lab: string, node: string, url: string, n: number, direct = false): Promise<(number | null)[]> {
-  const curl = `${direct ? `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups ` : ''}curl -s -o /dev/null --max-time 3 -w '%{time_total}' '${url}'`;
-  const r = await backend.exec(lab, node, ['sh', '-c', `for i in $(seq ${n}); do ${curl} || printf x; echo; done`], {
-    check: false,
-  });
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => (/^[\d.]+$/.test(l) ? Number(l) * 1000 : null));
+
+function parseTimes(lines: string[]): (number | null)[] {
+  return lines.map((l) => (/^[\d.]+$/.test(l) ? Number(l) * 1000 : null));
+}
+
+/** Time HTTP requests from the node to url (curl, a new connection each): ms, or null on error. */
+export async function timeRequests(backend: Backend, lab: string, node: string, url: string, n: number): Promise<(number | null)[]> {
+  const r = await backend.exec(lab, node, ['sh', '-c', `for i in $(seq ${n}); do ${CURL} '${url}' || printf x; echo; done`], { check: false });
+  return parseTimes(r.stdout.trim().split('\n'));
+}
+
+/** Pairs of requests, one beside the proxy (as its user: not redirected) and one through it
+ * (the node's own), interleaved so that both see the same load on a busy machine. */
+async function timePairs(backend: Backend, lab: string, node: string, url: string, n: number) {
+  const r = await backend.exec(
+    lab,
+    node,
+    ['sh', '-c', `for i in $(seq ${n}); do ${AS_PROXY_USER} ${CURL} '${url}' || printf x; echo; ${CURL} '${url}' || printf x; echo; done`],
+    { check: false },
+  );
+  const all = parseTimes(r.stdout.trim().split('\n'));
+  return { direct: all.filter((_, i) => i % 2 === 0), proxied: all.filter((_, i) => i % 2 === 1) };
 }
 
 const median = (xs: number[]) => {
@@ -112,7 +125,7 @@ function prepareToxic(ctx: FaultContext, node: string, params: Record<string, un
   const proxyName = `halab_${to.replace(/\./g, '_')}_${port}`;
   const toxicName = `halab_${ctx.id}`;
   const table = `${chaosTable(ctx.lab)}_${ctx.id}`;
-  const samples = param(params, 'samples', 5);
+  const samples = param(params, 'samples', 9);
   const redirect = (lport: number) => `table inet ${table} {
   chain out { type nat hook output priority -100; policy accept; meta skuid != ${NOBODY} ip daddr ${to} tcp dport ${port} counter redirect to :${lport}; }
 }\n`;
@@ -141,9 +154,7 @@ function prepareToxic(ctx: FaultContext, node: string, params: Record<string, un
       await inNetns(ctx.backend, ctx.lab, node, ['nft', '-f', '-'], redirect(lport));
     },
     verify: async () => {
-      // through the proxy (the node's own requests) and beside it (as the proxy's user)
-      const baseline = await timeRequests(ctx.backend, ctx.lab, node, url, samples, true);
-      const during = await timeRequests(ctx.backend, ctx.lab, node, url, samples);
+      const { direct: baseline, proxied: during } = await timePairs(ctx.backend, ctx.lab, node, url, samples);
       const ok = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
       const listed = (await (await fetch(`${api}/proxies/${proxyName}/toxics`, { signal: AbortSignal.timeout(5000) })).json()) as { name: string }[];
       const toxics = listed.map((t) => t.name);
