@@ -1,6 +1,6 @@
 // Network faults inside a node's network namespace: NIC down, partition (nft drops), packet loss
 // (nft numgen random). Each nft fault is its own table, so its rollback is one delete.
-import { inNetns, chaosTable } from '../nodeops.ts';
+import { inNetns, chaosTable, nftTableFault } from '../nodeops.ts';
 import { param, type FaultKind } from './fault.ts';
 
 function splitNic(target: string): [string, string] {
@@ -82,9 +82,7 @@ export const partition: FaultKind = {
   ${oneWay ? '' : `chain out { type filter hook output priority -10; policy accept; ip daddr ${set} drop; }`}
 }\n`;
     return {
-      actions: [`nsenter -t <pid of ${node}> -n nft -f - <<< '${rules.replace(/\n/g, ' ')}'`],
-      inverse: { type: 'nft-delete-table', node, family: 'inet', table },
-      act: async () => void (await inNetns(ctx.backend, ctx.lab, node, ['nft', '-f', '-'], rules)),
+      ...nftTableFault(ctx.backend, ctx.lab, node, 'inet', table, rules),
       verify: async () => {
         const r = await ctx.backend.exec(ctx.lab, node, ['ping', '-c', '1', '-W', '1', addrs[0]!], { check: false });
         return { pingTo: addrs[0], pingFails: r.exitCode !== 0 };
@@ -116,9 +114,7 @@ export const packetLoss: FaultKind = {
   chain in { type filter hook input priority -10; policy accept; iifname != "lo" numgen random mod 1000 < ${Math.round(percent * 10)} counter drop; }
 }\n`;
     return {
-      actions: [`nsenter -t <pid of ${node}> -n nft -f - <<< '${rules.replace(/\n/g, ' ')}'`],
-      inverse: { type: 'nft-delete-table', node, family: 'inet', table },
-      act: async () => void (await inNetns(ctx.backend, ctx.lab, node, ['nft', '-f', '-'], rules)),
+      ...nftTableFault(ctx.backend, ctx.lab, node, 'inet', table, rules),
       verify: async () => ({ rules: (await inNetns(ctx.backend, ctx.lab, node, ['nft', 'list', 'table', 'inet', table])).includes('numgen random') }),
     };
   },

@@ -5,7 +5,7 @@
 //             UDP/ICMP: payload). Checksums are not fixed: a receiver that checks drops the
 //             packet (it acts as loss); one that trusts offloaded checksums gets bad data.
 // (tc's gact/pedit actions, which could do the same, are not in this kernel.)
-import { chaosTable, inNetns } from '../nodeops.ts';
+import { chaosTable, inNetns, nftTableFault } from '../nodeops.ts';
 import { param, type FaultContext, type FaultKind, type PreparedFault } from './fault.ts';
 
 function splitNic(kind: string, target: string): [string, string] {
@@ -39,9 +39,7 @@ function egressRule(kind: string, layer: string, statement: (nic: string) => str
   chain eg { type filter hook egress device "${nic}" priority 0; policy accept; numgen random mod 1000 < ${Math.round(percent * 10)} counter ${statement(nic)}; }
 }\n`;
       return {
-        actions: [`nsenter -t <pid of ${node}> -n nft -f - <<< '${rules.replace(/\n/g, ' ')}'`],
-        inverse: { type: 'nft-delete-table', node, family: 'netdev', table },
-        act: async () => void (await inNetns(ctx.backend, ctx.lab, node, ['nft', '-f', '-'], rules)),
+        ...nftTableFault(ctx.backend, ctx.lab, node, 'netdev', table, rules),
         verify: async () => {
           const ping = await pingPeer(ctx, node, nic, param<string | undefined>(params, 'peer', undefined));
           const listed = await inNetns(ctx.backend, ctx.lab, node, ['nft', 'list', 'table', 'netdev', table]);
