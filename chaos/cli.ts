@@ -57,7 +57,7 @@ export function registerChaosCommands(program: Command): void {
     .action(async (arg: string) => {
       const lab = labNameFromArg(arg);
       const log = consoleLogger();
-      const done = await healLab(await openBackend(log), lab, log);
+      const done = await healLab(await openBackend(log), lab, log, { redeploy: true });
       process.stdout.write(done.length ? done.map((d) => `undid: ${d}`).join('\n') + '\n' : `lab ${lab}: no open fault\n`);
     });
 }

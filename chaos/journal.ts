@@ -12,6 +12,12 @@ export type Inverse =
   | { type: 'node-start'; node: string }
   | { type: 'node-resume'; node: string }
   | { type: 'exec'; node: string; cmd: string[]; note: string }
+  /** Commands in the node's network namespace from the host (tc, ip): each tried, errors ignored. */
+  | { type: 'netns'; node: string; cmds: string[][]; note: string }
+  /** A toxic of the Toxiproxy-compatible proxy inside a node, removed through its HTTP API. */
+  | { type: 'toxic-remove'; node: string; api: string; proxy: string; toxic: string }
+  /** Several inverses, undone in this order. */
+  | { type: 'steps'; steps: Inverse[] }
   | { type: 'none' };
 
 export interface JournalEntry {

@@ -6,9 +6,7 @@ import { labUp, openBackend } from '../lab/lab.ts';
 import { loadTopologyFile } from '../lab/topology/index.ts';
 import type { LabPlan } from '../lab/topology/types.ts';
 import type { Logger } from '../lab/util/log.ts';
-import { labStateDir, runsRoot } from '../lab/util/paths.ts';
-import { silentLogger } from '../lab/util/log.ts';
-import { loadStack } from '../lab/stacks/index.ts';
+import { runsRoot } from '../lab/util/paths.ts';
 import { UserError } from '../lab/util/errors.ts';
 import type { DockerBackend } from '../lab/backends/docker/docker-backend.ts';
 import { runLoadInNode } from '../benchmarks/load/run.ts';
@@ -86,12 +84,13 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
     if (aborted) process.exit(130);
     aborted = true;
     log.warn('interrupted: rolling back every fault (Ctrl-C again to leave at once; `halab heal` finishes the job)');
-    void healLab(backend, plan.lab, log).then(() => process.exit(130));
+    void healLab(backend, plan.lab, log, { redeploy: true }).then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const faultsFile = join(runDir, 'faults.jsonl');
   try {
+    await warmupFaults(backend, plan, planned, seed, log);
     const { origin, path } = probeUrl(s, plan);
     const t0 = Date.now() + 500; // the probe starts within ~0.5 s (install + spec)
     const probe = runLoadInNode(
@@ -118,7 +117,7 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    for (const h of await healLab(backend, plan.lab, log)) log.info(`  rolled back: ${h}`);
+    for (const h of await healLab(backend, plan.lab, log, { redeploy: true })) log.info(`  rolled back: ${h}`);
   }
   await collectEvents(backend, plan, runDir);
   const result = check(s, runDir);
@@ -138,6 +137,22 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
   );
   await renderRunReport(runDir);
   return { runDir, ...result };
+}
+
+/** Slow set-up of faults that changes nothing yet (an idle proxy), before the workload starts.
+ * Resolves targets with its own copy of the seeded source, in the order runFault will. */
+async function warmupFaults(backend: DockerBackend, plan: LabPlan, planned: PlannedFault[], seed: number, log: Logger): Promise<void> {
+  const rand = seededRandom(seed);
+  for (const f of planned) {
+    const targets = resolveStatic(plan, f.target, rand);
+    if (targets === 'runtime') continue;
+    for (const t of targets) {
+      const p = FAULT_KINDS[f.fault]!.prepare({ backend, lab: plan.lab, plan, id: f.id }, t, f.params);
+      if (!p.warmup) continue;
+      log.info(`  warming up ${f.fault} on ${t}`);
+      await p.warmup();
+    }
+  }
 }
 
 async function runFault(
@@ -167,18 +182,13 @@ async function runFault(
       return { id, target, start, evidence, inverse: prepared.inverse };
     }),
   );
+  if (f.until !== null && Date.now() > t0 + f.until * 1000)
+    log.warn(`  ${f.fault} on ${targets.join(', ')}: applying and verifying took past the window's end (t=${f.until} s); rolled back late (the fault record has the real times)`);
   if (f.until !== null) await sleepUntil(t0 + f.until * 1000);
   else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify({ id: a.id, kind: f.fault, target: a.target, start: a.start, params: f.params, evidence: a.evidence } satisfies FaultRecord) + '\n'));
   for (const a of applied) {
     const end = Date.now();
-    await undo(backend, plan.lab, a.inverse);
-    if (a.inverse.type === 'node-start' && plan.stack) {
-      // A restarted node comes back bare (its daemons ran in the old container): redeploy the
-      // stack, which is idempotent and restarts only what is missing.
-      const stack = await loadStack(plan.stack);
-      await stack.deploy({ plan, backend, log: silentLogger, stateDir: labStateDir(plan.lab) }).catch((e: Error) => log.warn(`redeploy after restarting ${a.target}: ${e.message}`));
-      log.info(`  ${a.target} restarted and its stack redeployed`);
-    }
+    log.info(`  rolled back ${f.fault} on ${a.target}: ${await undo(backend, plan.lab, a.inverse, { redeploy: true, log })}`);
     recordUndone(plan.lab, a.id);
     const rec: FaultRecord = { id: a.id, kind: f.fault, target: a.target, start: a.start, end, params: f.params, evidence: a.evidence };
     appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
@@ -219,8 +229,13 @@ export function check(s: Scenario, runDir: string): Omit<RunResult, 'runDir'> {
   const tEnd = Math.max(...ledger.map((l) => l.end));
   // A killed or stopped node stops being MASTER at that moment (it cannot say so itself).
   const downs: RunEvent[] = faults
-    .filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop')
+    .filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop' || f.kind === 'node-restart')
     .map((f) => ({ t: f.start, node: f.target, source: 'vrrp', type: 'state', data: { state: 'DOWN', instance: 'VI_lan1' } }));
+  // Response times of answered requests, overall and inside fault windows (latency faults).
+  const inFaults = ledger.filter((l) => faults.some((f) => l.start >= f.start && l.start <= (f.end ?? tEnd)));
+  const lat = (rs: LedgerEntry[]) => summarize(rs.filter((r) => r.outcome === 'ok').map((r) => r.end - r.start));
+  const latAll = lat(ledger);
+  const latIn = lat(inFaults);
   const overlaps = vipOverlaps([...events, ...downs], 'VI_lan1', tEnd);
   const metrics: Record<string, number | null> = {
     'failover_ms.min': fo.length ? out.min : null,
@@ -240,6 +255,11 @@ export function check(s: Scenario, runDir: string): Omit<RunResult, 'runDir'> {
     requests: av.attempted,
     'steady_before.ok_rate': okRate(ledger.filter((l) => l.start < firstFault)),
     'steady_after.ok_rate': okRate(ledger.filter((l) => l.start > lastEnd + 2000)),
+    'latency_ms.median': latAll.n ? latAll.median : null,
+    'latency_ms.p95': latAll.n ? latAll.p95 : null,
+    'in_faults.latency_ms.median': latIn.n ? latIn.median : null,
+    'in_faults.latency_ms.p95': latIn.n ? latIn.p95 : null,
+    'in_faults.ok_rate': okRate(inFaults),
     vip_overlap_ms: overlaps.reduce((a, o) => a + (o.end - o.start), 0),
   };
   writeFileSync(join(runDir, 'failovers.json'), JSON.stringify(fo, null, 2) + '\n');

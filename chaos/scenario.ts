@@ -71,7 +71,7 @@ export function loadScenario(file: string): Scenario {
         const s = suggest(fault, Object.keys(FAULT_KINDS));
         report([...p, 'fault'], `unknown fault '${fault}'${s ? ` (did you mean '${s}'?)` : ''}; faults: ${Object.keys(FAULT_KINDS).join(', ')}`);
       }
-      if (typeof e.target !== 'string') report([...p, 'target'], 'must be a node, NODE:NIC, a glob (web-*), master:active or random:<glob>');
+      if (typeof e.target !== 'string') report([...p, 'target'], 'must be a node, NODE:NIC, a glob (web-*), master:active, or a seeded pick (one:, minority:, majority:, all:, N%: before a glob)');
       const entry: TimelineEntry = {
         at: num(e.at, [...p, 'at'], 0),
         fault,

@@ -17,6 +17,9 @@ export interface PreparedFault {
   actions: string[];
   inverse: Inverse;
   act(): Promise<void>;
+  /** Slow set-up that changes nothing the workload sees (e.g. start an idle proxy), run before
+   * the workload starts so that act() takes effect at its time. */
+  warmup?(): Promise<void>;
   /** Evidence that the fault is in effect (a failing ping, a link state, CPU use …). */
   verify(): Promise<Record<string, unknown>>;
 }

@@ -1,6 +1,6 @@
 // Network faults inside a node's network namespace: NIC down, partition (nft drops), packet loss
 // (nft numgen random). Each nft fault is its own table, so its rollback is one delete.
-import { inNetns, chaosTable } from '../nodeops.ts';
+import { inNetns, chaosTable, nftTableFault } from '../nodeops.ts';
 import { param, type FaultKind } from './fault.ts';
 
 function splitNic(target: string): [string, string] {
@@ -27,6 +27,39 @@ export const nicDown: FaultKind = {
   },
 };
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const nicFlap: FaultKind = {
+  kind: 'nic-flap',
+  layer: 'link (ip link set down/up in the node, count times, period_s apart; carrier lost each time)',
+  prepare: (ctx, target, params) => {
+    const [node, nic] = splitNic(target);
+    const period = param(params, 'period_s', 2);
+    const count = param(params, 'count', 3);
+    if (!(period > 0) || !(count >= 1)) throw new Error(`nic-flap needs period_s > 0 and count ≥ 1 (got ${period}, ${count})`);
+    const seen: string[] = [];
+    const link = async () => (/[<,]UP[,>]/.test(await inNetns(ctx.backend, ctx.lab, node, ['ip', '-o', 'link', 'show', 'dev', nic])) ? 'up' : 'down');
+    const set = async (state: 'up' | 'down') => {
+      await inNetns(ctx.backend, ctx.lab, node, ['ip', 'link', 'set', 'dev', nic, state]);
+      seen.push(await link());
+    };
+    return {
+      actions: [`${count} × (nsenter -t <pid of ${node}> -n ip link set dev ${nic} down; sleep ${period / 2}; … up; sleep ${period / 2})`],
+      inverse: { type: 'link-up', node, ifname: nic },
+      // Flaps in the foreground: the runner verifies once the last flap is done.
+      act: async () => {
+        for (let i = 0; i < count; i++) {
+          await set('down');
+          await sleep((period * 1000) / 2);
+          await set('up');
+          if (i < count - 1) await sleep((period * 1000) / 2);
+        }
+      },
+      verify: async () => ({ flaps: count, periodS: period, observed: seen.join(','), link: await link() }),
+    };
+  },
+};
+
 /** Addresses of the peers a partition cuts this node off from. */
 function peerAddresses(ctx: Parameters<FaultKind['prepare']>[0], peers: string[], network?: string): string[] {
   return ctx.plan.nodes
@@ -49,9 +82,7 @@ export const partition: FaultKind = {
   ${oneWay ? '' : `chain out { type filter hook output priority -10; policy accept; ip daddr ${set} drop; }`}
 }\n`;
     return {
-      actions: [`nsenter -t <pid of ${node}> -n nft -f - <<< '${rules.replace(/\n/g, ' ')}'`],
-      inverse: { type: 'nft-delete-table', node, family: 'inet', table },
-      act: async () => void (await inNetns(ctx.backend, ctx.lab, node, ['nft', '-f', '-'], rules)),
+      ...nftTableFault(ctx.backend, ctx.lab, node, 'inet', table, rules),
       verify: async () => {
         const r = await ctx.backend.exec(ctx.lab, node, ['ping', '-c', '1', '-W', '1', addrs[0]!], { check: false });
         return { pingTo: addrs[0], pingFails: r.exitCode !== 0 };
@@ -60,20 +91,30 @@ export const partition: FaultKind = {
   },
 };
 
+/** link-cut: partition of one node from one peer on one network (both directions). */
+export const linkCut: FaultKind = {
+  kind: 'link-cut',
+  layer: 'IP (nftables drop in the node, of one peer on one network, both directions)',
+  prepare: (ctx, node, params) => {
+    const peer = param<string>(params, 'peer', '');
+    const network = param<string>(params, 'network', '');
+    if (!peer || !network) throw new Error("link-cut needs 'peer: NODE' and 'network: NAME'");
+    return partition.prepare(ctx, node, { from: [peer], network });
+  },
+};
+
 export const packetLoss: FaultKind = {
   kind: 'loss',
-  layer: 'IP (nftables numgen random drop of incoming packets in the node)',
+  layer: 'IP (nftables numgen random drop of packets the node receives on its lab NICs; loopback spared)',
   prepare: (ctx, node, params) => {
     const percent = param(params, 'percent', 5);
     if (!(percent > 0 && percent <= 100)) throw new Error(`loss percent must be in (0, 100], not ${percent}`);
     const table = `${chaosTable(ctx.lab)}_${ctx.id}`;
     const rules = `table inet ${table} {
-  chain in { type filter hook input priority -10; policy accept; numgen random mod 1000 < ${Math.round(percent * 10)} counter drop; }
+  chain in { type filter hook input priority -10; policy accept; iifname != "lo" numgen random mod 1000 < ${Math.round(percent * 10)} counter drop; }
 }\n`;
     return {
-      actions: [`nsenter -t <pid of ${node}> -n nft -f - <<< '${rules.replace(/\n/g, ' ')}'`],
-      inverse: { type: 'nft-delete-table', node, family: 'inet', table },
-      act: async () => void (await inNetns(ctx.backend, ctx.lab, node, ['nft', '-f', '-'], rules)),
+      ...nftTableFault(ctx.backend, ctx.lab, node, 'inet', table, rules),
       verify: async () => ({ rules: (await inNetns(ctx.backend, ctx.lab, node, ['nft', 'list', 'table', 'inet', table])).includes('numgen random') }),
     };
   },

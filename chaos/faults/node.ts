@@ -37,3 +37,25 @@ export const nodePause: FaultKind = {
     verify: () => state(ctx, node),
   }),
 };
+
+export const nodeRestart: FaultKind = {
+  kind: 'node-restart',
+  layer: 'container (docker stop -t 2 then start: a reboot; the stack is redeployed when the window ends)',
+  prepare: (ctx, node) => ({
+    actions: [`docker stop -t 2 ${ctx.lab}-${node}`, `docker start ${ctx.lab}-${node}`],
+    // The node is up again at once but bare (its daemons were in the old container): the
+    // rollback's redeploy brings its services back, so `duration` plays the services' boot time.
+    inverse: { type: 'node-start', node },
+    act: async () => {
+      await ctx.backend.stop(ctx.lab, node, 2);
+      await ctx.backend.start(ctx.lab, node);
+    },
+    verify: async () => {
+      const info = await ctx.backend.inspect(ctx.lab, node);
+      const r = await ctx.backend.exec(ctx.lab, node, ['cut', '-d', ' ', '-f', '22', '/proc/1/stat'], { check: false });
+      const up = await ctx.backend.exec(ctx.lab, node, ['cut', '-d', ' ', '-f', '1', '/proc/uptime'], { check: false });
+      // init's start time (clock ticks since boot, ticks are 100/s) against uptime: its age in seconds
+      return { state: info.state, initAgeSeconds: Number((Number(up.stdout) - Number(r.stdout) / 100).toFixed(2)) };
+    },
+  }),
+};

@@ -1,9 +1,7 @@
 // `halab toxiproxy --listen HOST:PORT [--config FILE]`: run the Toxiproxy-compatible
 // server in the foreground until SIGINT/SIGTERM, logging each API call on stderr.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { splitHostPort } from './proxy.ts';
-import { startToxiproxyServer } from './server.ts';
+import { serveToxiproxy } from './serve.ts';
 
 export function registerToxiproxyCommand(program: Command): void {
   program
@@ -12,38 +10,5 @@ export function registerToxiproxyCommand(program: Command): void {
     .option('--listen <host:port>', 'address of the HTTP API', '127.0.0.1:8474')
     .option('--config <file>', 'JSON file of proxies to create at start (as POST /populate, toxics allowed)')
     .option('--quiet', 'do not log API calls')
-    .action(async (opts: { listen: string; config?: string; quiet?: boolean }) => {
-      let host: string;
-      let port: number;
-      try {
-        ({ host, port } = splitHostPort(opts.listen));
-      } catch (err) {
-        throw new Error(`--listen: ${(err as Error).message}`);
-      }
-      const log = (line: string) => {
-        if (!opts.quiet) process.stderr.write(`${new Date().toISOString()} toxiproxy: ${line}\n`);
-      };
-      const server = await startToxiproxyServer({ host: host || '127.0.0.1', port, log });
-      process.stderr.write(`toxiproxy: API on ${server.url} (Ctrl-C to stop)\n`);
-      try {
-        if (opts.config) {
-          const body: unknown = JSON.parse(await readFile(opts.config, 'utf8'));
-          const { proxies, error } = await server.proxies.populate(body);
-          if (error) throw new Error(`--config ${opts.config}: ${error.message}`);
-          process.stderr.write(`toxiproxy: populated ${proxies.length} proxies from ${opts.config}\n`);
-        }
-        await new Promise<void>((resolve) => {
-          const stop = (signal: NodeJS.Signals) => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            process.stderr.write(`toxiproxy: ${signal}, shutting down\n`);
-            resolve();
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
-      } finally {
-        await server.close();
-      }
-    });
+    .action((opts: { listen: string; config?: string; quiet?: boolean }) => serveToxiproxy(opts));
 }
