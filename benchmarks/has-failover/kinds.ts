@@ -174,7 +174,7 @@ const spreadOf = (xs: number[]) => {
 export function kindRows(o: KindOutcome): BenchRow[] {
   const { kind, results } = o;
   const trials = results.length;
-  const gaps = results.map((r) => r.gapMs).filter((x): x is number => x !== null);
+  const gaps = results.map((r) => r.maxGapMs).filter((x): x is number => x !== null);
   const dets = results.map((r) => r.detectionMs).filter((x): x is number => x !== null);
   const g = summarize(gaps);
   const d = summarize(dets);
@@ -189,7 +189,7 @@ export function kindRows(o: KindOutcome): BenchRow[] {
   const base = { unit: 'ms', trials } as const;
 
   const failover: BenchRow = {
-    figure: `${kind.label}: failover (last ok → first ok)`,
+    figure: `${kind.label}: failover (longest gap between ok answers while the fault held)`,
     measured: g.n ? r0(g.median) : null,
     ...base,
     trials: g.n,

@@ -24,6 +24,7 @@ const result = (gapMs: number | null, over: Partial<FailoverResult> = {}): Failo
   target: 'm1',
   outageMs: gapMs ?? 0,
   gapMs,
+  maxGapMs: gapMs,
   lastOkBefore: 0,
   firstOkAfter: gapMs,
   failed: gapMs === null ? 10 : Math.max(0, Math.floor(gapMs / 10) - 1),
@@ -57,6 +58,24 @@ describe('has-failover: one trial through the failover checker', () => {
       { id: 4, start: 1190, end: 1192, outcome: 'ok' },
     ];
     expect(trialFailover({ ledger: exact, faults: [{ ...fault }] }).gapMs).to.equal(180);
+    expect(trialFailover({ ledger: exact, faults: [{ ...fault }] }).maxGapMs).to.equal(180);
+  });
+
+  it('the longest gap while the fault held catches a disruption that starts after the fault', () => {
+    // a paused master's kernel keeps forwarding: ok until 1400, then 1400..1590 time out, ok again
+    const ledger = trialLedger(400, 1400, 1600);
+    const fault: FaultRecord = { id: 'p', kind: 'node-pause', target: 'm1', start: 1000, end: 3000 };
+    const r = trialFailover({ ledger, faults: [fault] });
+    expect(r.gapMs).to.equal(10); // 992 → 1002: the checker's first-ok gap sees nothing
+    expect(r.maxGapMs).to.equal(1602 - 1392);
+    // an ok request started before the fault ending after the first one after it: never negative
+    const late: LedgerEntry[] = [
+      { id: 0, start: 990, end: 1030, outcome: 'ok' },
+      { id: 1, start: 1000, end: 1019, outcome: 'ok' },
+      { id: 2, start: 1010, end: 1040, outcome: 'ok' },
+    ];
+    const l = trialFailover({ ledger: late, faults: [fault] });
+    expect([l.gapMs, l.maxGapMs]).to.deep.equal([-11, 10]);
   });
 
   it('the NICs of one trial are one fault: from the first start to the last rollback', () => {
