@@ -3,15 +3,14 @@
 // (which runs on has-2), so the replacement of the old http-probe is verified on a lab of its own.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import { labDownByName, labUp, readSavedPlan } from '../../lab/lab.ts';
-import { labStateDir } from '../../lab/util/paths.ts';
-import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
+import { labDownByName, labUp } from '../../lab/lab.ts';
+import type { HasConfig } from '../../lab/stacks/has/config.ts';
 import { hasStack } from '../../lab/stacks/has/index.ts';
 import { inspectMasters } from '../../lab/stacks/has/masters.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
-import { log, testBackend } from './helpers.ts';
+import { hasLab, log, testBackend } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-1.yaml', import.meta.url));
 const LAB = 'has-1';
@@ -27,9 +26,7 @@ describe('failover probe on has-1 (real lab)', function () {
   before(async () => {
     b = await testBackend();
     await labUp(TOPOLOGY, log);
-    const plan = readSavedPlan(LAB)!;
-    cfg = hasConfig(plan);
-    ctx = { plan, backend: b, log, stateDir: labStateDir(LAB) };
+    ({ cfg, ctx } = hasLab(LAB, b));
   });
 
   after(async () => {

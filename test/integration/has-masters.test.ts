@@ -2,9 +2,8 @@
 // LDirectord-like health checks, the traffic manager's weights, connections surviving a master kill.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import { labDownByName, labUp, readSavedPlan } from '../../lab/lab.ts';
-import { labStateDir } from '../../lab/util/paths.ts';
-import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
+import { labDownByName, labUp } from '../../lab/lab.ts';
+import type { HasConfig } from '../../lab/stacks/has/config.ts';
 import { hasStack } from '../../lab/stacks/has/index.ts';
 import { inspectMasters } from '../../lab/stacks/has/masters.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
@@ -12,7 +11,7 @@ import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts'
 import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
 import { DOCROOT, watchdog } from '../../lab/stacks/has/traffic.ts';
 import { startDaemon, stopDaemon } from '../../lab/stacks/node-files.ts';
-import { log, testBackend } from './helpers.ts';
+import { hasLab, log, testBackend } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
 const LAB = 'has-2';
@@ -52,9 +51,7 @@ describe('HAS masters on has-2 (real lab)', function () {
     b = await testBackend();
     await labDownByName(LAB, log, b);
     await labUp(TOPOLOGY, log);
-    const plan = readSavedPlan(LAB)!;
-    cfg = hasConfig(plan);
-    ctx = { plan, backend: b, log, stateDir: labStateDir(LAB) };
+    ({ cfg, ctx } = hasLab(LAB, b));
   });
 
   after(async () => {
