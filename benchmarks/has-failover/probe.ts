@@ -98,8 +98,11 @@ export async function probeAroundFault(
     return recs && recs.length ? recs : [{ id: 'fault', kind: 'call', target: '', start: t }];
   })();
   try {
-    const [load, faults] = await Promise.all([probe, faulted]);
-    return { ledger: readJsonl<LedgerEntry>(ledgerFile), faults, load };
+    // Both settle before anything is thrown: a fault is never left half-done behind a failed probe.
+    const [load, faults] = await Promise.allSettled([probe, faulted]);
+    if (load.status === 'rejected') throw load.reason;
+    if (faults.status === 'rejected') throw faults.reason;
+    return { ledger: readJsonl<LedgerEntry>(ledgerFile), faults: faults.value, load: load.value };
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
