@@ -32,7 +32,7 @@ import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
 import { availabilityWithMeasuredFailover, TABLE_14 } from '../model/has-availability.ts';
 import { HAS_FOUR_NINES } from '../paper-targets.ts';
 import { probeAroundFault, trialFailover } from './probe.ts';
-import { ALL_KINDS, faultTargets, isDetection, KINDS, kindRows, overlapRow, planFor, type FailoverKind, type KindName, type KindOutcome } from './kinds.ts';
+import { ALL_KINDS, faultTargets, trialProblem, isDetection, KINDS, kindRows, overlapRow, planFor, type FailoverKind, type KindName, type KindOutcome } from './kinds.ts';
 
 const PROBE_INTERVAL_MS = 10;
 const PROBE_TIMEOUT_MS = 300;
@@ -116,6 +116,9 @@ async function runTrial(ctx: StackContext, cfg: HasConfig, plan: LabPlan, kind: 
       return liftFault(backend, plan, applied, log);
     },
   );
+  const first = [...t.faults].sort((a, b) => a.start - b.start)[0]!;
+  const problem = trialProblem(t.ledger, { ...first, end: Math.max(...t.faults.map((f) => f.end ?? f.start)) });
+  if (problem) return { kind: kind.name, n, faults: t.faults, ledger: t.ledger, error: problem };
   return { kind: kind.name, n, faults: t.faults, ledger: t.ledger };
 }
 
@@ -186,6 +189,7 @@ export async function runHasFailover(opts: BenchOptions): Promise<BenchSummary> 
       for (let n = 0; n < fp.trials; n++) {
         try {
           const t = await runTrial(ctx, cfg, plan, kind, n, kind.fileSet ? files : [cfg.health.path], log);
+          if (t.error) log.warn(`${name} #${n + 1} not usable: ${t.error}`);
           trials.push(t);
           appendFileSync(join(runDir, 'ledger.jsonl'), t.ledger.map((l) => JSON.stringify({ ...l, client: `${name}#${n}` }) + '\n').join(''));
           appendFileSync(join(runDir, 'faults.jsonl'), t.faults.map((f) => JSON.stringify(f) + '\n').join(''));
@@ -236,7 +240,7 @@ function summarize(
     outcomes.push(o);
     rows.push(...kindRows(o));
     const broken = trials.filter((t) => t.kind === name && t.error).length;
-    if (broken) rows.push({ figure: `${kind.label}: trials that could not run`, measured: broken, unit: 'trials', reference: 0, verdict: 'fail', note: trials.find((t) => t.kind === name && t.error)?.error });
+    if (broken) rows.push({ figure: `${kind.label}: trials not usable (could not run, or the probe did not cover the fault)`, measured: broken, unit: 'trials', reference: 0, verdict: 'fail', note: trials.find((t) => t.kind === name && t.error)?.error });
   }
   rows.push(overlapRow(outcomes));
   const ledger = trials.flatMap((t) => t.ledger);

@@ -4,7 +4,7 @@
 import type { BenchRow } from '../bench.ts';
 import type { FailoverResult } from '../checkers/failover.ts';
 import { summarize } from '../checkers/stats.ts';
-import type { FaultRecord, RunEvent } from '../ledger.ts';
+import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
 import { readTrafficManagerEvent } from '../checkers/invariants.ts';
 import { HAS_MASTER_FAILOVER_MS, HAS_NFS_FAILOVER, HAS_NIC_FAILOVER_MS } from '../paper-targets.ts';
 import type { LabPlan } from '../../lab/topology/types.ts';
@@ -279,4 +279,24 @@ export function overlapRow(outcomes: KindOutcome[]): BenchRow {
     verdict: total === 0 ? 'pass' : 'fail',
     note: `${per}${outcomes.some((o) => o.kind.name === 'master-pause') ? '; master-pause not judged: a frozen master cannot step down, it still holds the VIP until it thaws' : ''}`,
   };
+}
+
+/** Share of ok requests before the fault below which a trial measures the machine, not a failover. */
+export const MIN_OK_BEFORE = 0.9;
+
+/**
+ * Why a probed trial cannot be used (null: it can): the probe must have been serving steadily
+ * before the fault and must have kept probing until the fault was lifted. On an overloaded host the
+ * generator is starved and neither holds; such a trial is reported as one that could not run.
+ */
+export function trialProblem(ledger: LedgerEntry[], fault: FaultRecord): string | null {
+  const before = ledger.filter((l) => l.start < fault.start);
+  const ok = before.filter((l) => l.outcome === 'ok').length;
+  if (!before.length) return 'the probe made no request before the fault';
+  if (ok / before.length < MIN_OK_BEFORE)
+    return `no steady service before the fault: ${ok}/${before.length} probe requests ok (< ${MIN_OK_BEFORE * 100} %; an overloaded host starves the probe)`;
+  const lastStart = Math.max(...ledger.map((l) => l.start));
+  const until = fault.end ?? fault.start;
+  if (lastStart < until) return `the probe stopped ${Math.round(until - lastStart)} ms before the fault was lifted (the generator fell behind its schedule)`;
+  return null;
 }

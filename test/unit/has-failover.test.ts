@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { FailoverResult } from '../../benchmarks/checkers/failover.ts';
 import type { FaultRecord, LedgerEntry, RunEvent } from '../../benchmarks/ledger.ts';
 import { trialFailover } from '../../benchmarks/has-failover/probe.ts';
-import { faultTargets, isDetection, KINDS, kindRows, overlapRow, planFor, type KindOutcome } from '../../benchmarks/has-failover/kinds.ts';
+import { faultTargets, isDetection, KINDS, kindRows, overlapRow, planFor, trialProblem, type KindOutcome } from '../../benchmarks/has-failover/kinds.ts';
 import { parseArgs } from '../../benchmarks/has-failover/bench.ts';
 import type { LabPlan } from '../../lab/topology/types.ts';
 
@@ -110,6 +110,20 @@ describe('has-failover: one trial through the failover checker', () => {
     expect(isDetection(KINDS['traffic-node-loss'], removed, { ...fault, target: 'web-1' })).to.equal(false);
     const erd: RunEvent = { t: 1030, node: 'web-1', source: 'erd', type: 'failover', data: { from: 'eth0', to: 'eth1' } };
     expect(isDetection(KINDS['traffic-nic-down'], erd, { ...fault, target: 'web-1:eth0' })).to.equal(true);
+  });
+});
+
+describe('has-failover: usable trials', () => {
+  const fault: FaultRecord = { id: 'k', kind: 'node-kill', target: 'm1', start: 1500, end: 3500 };
+  it('a trial with steady service before the fault that probes until the rollback is usable', () => {
+    expect(trialProblem(trialLedger(500, 1500, 1700), fault)).to.equal(null);
+  });
+  it('a starved probe (mostly timeouts before the fault) is not', () => {
+    expect(trialProblem(trialLedger(500, 1000, 1700), fault)).to.match(/no steady service before the fault: 100\/150/);
+  });
+  it('a probe that ended before the fault was lifted is not', () => {
+    expect(trialProblem(trialLedger(300, 9999, 9999), fault)).to.match(/stopped 510 ms before the fault was lifted/);
+    expect(trialProblem(trialLedger(100, 0, 0).map((l) => ({ ...l, start: l.start + 2000 })), fault)).to.match(/no request before the fault/);
   });
 });
 
