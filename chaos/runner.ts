@@ -17,7 +17,7 @@ import { summarize } from '../benchmarks/checkers/stats.ts';
 import { vipOverlaps } from '../benchmarks/checkers/invariants.ts';
 import { renderRunReport } from '../reports/report.ts';
 import { FAULT_KINDS } from './faults/index.ts';
-import { recordPending, recordUndone } from './journal.ts';
+import { recordPending, recordUndone, type Inverse } from './journal.ts';
 import { healLab, undo } from './rollback.ts';
 import { expandTimeline, type PlannedFault, type Scenario } from './scenario.ts';
 import { resolveRuntime, resolveStatic } from './targets.ts';
@@ -169,8 +169,34 @@ async function runFault(
   if (aborted()) return;
   const stat = resolveStatic(plan, f.target, rand);
   const targets = stat === 'runtime' ? await resolveRuntime(backend, plan, f.target) : stat;
-  const kind = FAULT_KINDS[f.fault]!;
-  const applied = await Promise.all(
+  const applied = await injectFault(backend, plan, f, targets, log);
+  if (f.until !== null && Date.now() > t0 + f.until * 1000)
+    log.warn(`  ${f.fault} on ${targets.join(', ')}: applying and verifying took past the window's end (t=${f.until} s); rolled back late (the fault record has the real times)`);
+  if (f.until !== null) await sleepUntil(t0 + f.until * 1000);
+  else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify(a.record) + '\n'));
+  for (const rec of await liftFault(backend, plan, applied, log)) appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
+}
+
+/** A fault in effect on one target: its record (start, evidence) and its journalled inverse. */
+export interface AppliedFault {
+  record: FaultRecord;
+  inverse: Inverse;
+}
+
+/**
+ * Apply one fault to already-resolved targets (all at once): journal each inverse BEFORE acting,
+ * act, then verify. Several targets get ids `<id>n<i>`.
+ */
+export async function injectFault(
+  backend: DockerBackend,
+  plan: LabPlan,
+  f: Pick<PlannedFault, 'id' | 'fault' | 'params'>,
+  targets: string[],
+  log: Logger,
+): Promise<AppliedFault[]> {
+  const kind = FAULT_KINDS[f.fault];
+  if (!kind) throw new UserError(`unknown fault '${f.fault}'; faults: ${Object.keys(FAULT_KINDS).join(', ')}`);
+  return Promise.all(
     targets.map(async (target, i) => {
       const id = targets.length > 1 ? `${f.id}n${i}` : f.id;
       const prepared = kind.prepare({ backend, lab: plan.lab, plan, id }, target, f.params);
@@ -179,25 +205,28 @@ async function runFault(
       await prepared.act();
       const evidence = await prepared.verify().catch((e: Error) => ({ verifyError: e.message }));
       log.info(`  fault ${f.fault} on ${target}: ${JSON.stringify(evidence)}`);
-      return { id, target, start, evidence, inverse: prepared.inverse };
+      return { record: { id, kind: f.fault, target, start, params: f.params, evidence }, inverse: prepared.inverse };
     }),
   );
-  if (f.until !== null && Date.now() > t0 + f.until * 1000)
-    log.warn(`  ${f.fault} on ${targets.join(', ')}: applying and verifying took past the window's end (t=${f.until} s); rolled back late (the fault record has the real times)`);
-  if (f.until !== null) await sleepUntil(t0 + f.until * 1000);
-  else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify({ id: a.id, kind: f.fault, target: a.target, start: a.start, params: f.params, evidence: a.evidence } satisfies FaultRecord) + '\n'));
-  for (const a of applied) {
-    const end = Date.now();
-    log.info(`  rolled back ${f.fault} on ${a.target}: ${await undo(backend, plan.lab, a.inverse, { redeploy: true, log })}`);
-    recordUndone(plan.lab, a.id);
-    const rec: FaultRecord = { id: a.id, kind: f.fault, target: a.target, start: a.start, end, params: f.params, evidence: a.evidence };
-    appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
-  }
 }
 
-async function collectEvents(backend: DockerBackend, plan: LabPlan, runDir: string): Promise<void> {
-  const ledger = readJsonl<LedgerEntry>(join(runDir, 'ledger.jsonl'));
-  const from = Math.min(...ledger.map((l) => l.start)) - 5000;
+/**
+ * Roll applied faults back (in order); a node that was restarted gets the stack redeployed. Returns
+ * the finished records (with `end` = when the rollback began).
+ */
+export async function liftFault(backend: DockerBackend, plan: LabPlan, applied: AppliedFault[], log: Logger): Promise<FaultRecord[]> {
+  const out: FaultRecord[] = [];
+  for (const a of applied) {
+    const end = Date.now();
+    log.info(`  rolled back ${a.record.kind} on ${a.record.target}: ${await undo(backend, plan.lab, a.inverse, { redeploy: true, log })}`);
+    recordUndone(plan.lab, a.record.id);
+    out.push({ ...a.record, end });
+  }
+  return out;
+}
+
+/** Every node's daemon events (/var/log/halab/events.jsonl) from `from` on, in time order. */
+export async function gatherEvents(backend: DockerBackend, plan: LabPlan, from: number): Promise<RunEvent[]> {
   const events: RunEvent[] = [];
   for (const n of plan.nodes) {
     const r = await backend.exec(plan.lab, n.name, ['cat', '/var/log/halab/events.jsonl'], { check: false }).catch(() => undefined);
@@ -210,7 +239,12 @@ async function collectEvents(backend: DockerBackend, plan: LabPlan, runDir: stri
       }
     }
   }
-  events.sort((a, b) => a.t - b.t);
+  return events.sort((a, b) => a.t - b.t);
+}
+
+async function collectEvents(backend: DockerBackend, plan: LabPlan, runDir: string): Promise<void> {
+  const ledger = readJsonl<LedgerEntry>(join(runDir, 'ledger.jsonl'));
+  const events = await gatherEvents(backend, plan, Math.min(...ledger.map((l) => l.start)) - 5000);
   writeFileSync(join(runDir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''));
 }
 

@@ -3,6 +3,11 @@
 //   gapMs        time without a successful response: end of the first ok request that started in
 //                the window − the latest end of an ok request that started before the fault (or
 //                the fault's start when there is none). With no failure it is just the probe spacing.
+//   maxGapMs     the longest time without a successful response while the fault held: over the
+//                last ok before the fault and the ends of the ok requests that started in the
+//                window (those ending before that last ok dropped), the longest step between
+//                consecutive ones. Catches a disruption that starts later than the fault (a paused
+//                master whose kernel keeps forwarding until the peer takes the VIP).
 //   outageMs     recovery to steady state: start of the first request of a run of `stableOk`
 //                consecutive ok requests after the first failure − the fault's start; 0 when no
 //                request failed in the window; when never recovered, up to the last request seen.
@@ -21,6 +26,8 @@ export interface FailoverResult {
   outageMs: number;
   /** Gap between successful responses around the fault; null when nothing succeeded after it. */
   gapMs: number | null;
+  /** Longest time without a successful response while the fault held; null as gapMs. */
+  maxGapMs: number | null;
   /** End of the last ok before the fault (or the fault's start when there is none). */
   lastOkBefore: number;
   /** End of the first ok after the fault's start (null: none in the window). */
@@ -58,6 +65,8 @@ export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: Ru
   const after = sorted.filter((r) => r.start >= fault.start && r.start < windowEnd);
   const okAfter = after.filter((r) => r.outcome === 'ok');
   const firstOkAfter = okAfter.length ? Math.min(...okAfter.map((r) => r.end)) : null;
+  const marks = [lastOkBefore, ...okAfter.map((r) => r.end).filter((e) => e >= lastOkBefore)].sort((a, b) => a - b);
+  const maxGapMs = okAfter.length ? Math.max(0, ...marks.slice(1).map((m, i) => m - marks[i]!)) : null;
   let failed = 0;
   let timeouts = 0;
   let recoveredAt: LedgerEntry | undefined;
@@ -88,6 +97,7 @@ export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: Ru
     target: fault.target,
     outageMs,
     gapMs: firstOkAfter === null ? null : firstOkAfter - lastOkBefore,
+    maxGapMs,
     lastOkBefore,
     firstOkAfter,
     failed,

@@ -2,17 +2,16 @@
 // LDirectord-like health checks, the traffic manager's weights, connections surviving a master kill.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import { labDownByName, labUp, readSavedPlan } from '../../lab/lab.ts';
-import { labStateDir } from '../../lab/util/paths.ts';
-import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
+import { labDownByName, labUp } from '../../lab/lab.ts';
+import type { HasConfig } from '../../lab/stacks/has/config.ts';
 import { hasStack } from '../../lab/stacks/has/index.ts';
 import { inspectMasters } from '../../lab/stacks/has/masters.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
-import { probeAround } from '../../benchmarks/has-smoke/failover.ts';
+import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
 import { DOCROOT, watchdog } from '../../lab/stacks/has/traffic.ts';
 import { startDaemon, stopDaemon } from '../../lab/stacks/node-files.ts';
-import { log, testBackend } from './helpers.ts';
+import { hasLab, log, testBackend } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
 const LAB = 'has-2';
@@ -52,9 +51,7 @@ describe('HAS masters on has-2 (real lab)', function () {
     b = await testBackend();
     await labDownByName(LAB, log, b);
     await labUp(TOPOLOGY, log);
-    const plan = readSavedPlan(LAB)!;
-    cfg = hasConfig(plan);
-    ctx = { plan, backend: b, log, stateDir: labStateDir(LAB) };
+    ({ cfg, ctx } = hasLab(LAB, b));
   });
 
   after(async () => {
@@ -73,14 +70,20 @@ describe('HAS masters on has-2 (real lab)', function () {
   });
 
   it('the backup master takes the VIP when the active one is stopped, and requests keep being served', async () => {
-    const r = await probeAround(b, { lab: LAB, client: 'client', url: `http://${cfg.vip}${cfg.health.path}`, durationMs: 4000, timeoutMs: 1000 }, 1500, () =>
-      b.stop(LAB, 'm1', 1),
+    // The open-loop load generator (a new connection every 10 ms) with the fault 1.5 s in.
+    const t = await probeAroundFault(
+      b,
+      LAB,
+      { client: 'client', origin: `http://${cfg.vip}:80`, paths: [cfg.health.path], leadMs: 1500, seconds: 4, timeoutMs: 1000 },
+      () => b.stop(LAB, 'm1', 1),
     );
     expect(await holder()).to.equal('m2');
-    const after = r.records.filter((x) => x.t > r.faultAt + 1500);
+    const after = t.ledger.filter((x) => x.start > t.faults[0]!.start + 1500);
     expect(after.length).to.be.above(50);
-    expect(after.every((x) => x.ok)).to.equal(true);
-    expect(r.outage.gapMs).to.be.below(2000);
+    expect(after.every((x) => x.outcome === 'ok')).to.equal(true);
+    const fo = trialFailover(t);
+    expect(fo.recovered).to.equal(true);
+    expect(fo.gapMs).to.be.a('number').below(2000);
     // Bring m1 back: the deploy is idempotent; m1 preempts after preempt_delay.
     await b.start(LAB, 'm1');
     await hasStack.deploy(ctx);

@@ -1,7 +1,10 @@
 // Shared helpers for integration tests against the real engine.
 import { execa } from 'execa';
 import { silentLogger, consoleLogger } from '../../lab/util/log.ts';
-import { openBackend } from '../../lab/lab.ts';
+import { openBackend, readSavedPlan } from '../../lab/lab.ts';
+import { labStateDir } from '../../lab/util/paths.ts';
+import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
+import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 
 export const log = process.env.HALAB_TEST_VERBOSE ? consoleLogger() : silentLogger;
@@ -23,4 +26,11 @@ export function halab(args: string[], opts: { reject?: boolean } = {}) {
 export async function pings(b: DockerBackend, lab: string, node: string, address: string): Promise<boolean> {
   const r = await b.exec(lab, node, ['ping', '-c', '2', '-i', '0.2', '-W', '1', address], { check: false });
   return r.exitCode === 0;
+}
+
+/** A HAS lab that is up: its stack settings and the stack context the stack's functions take. */
+export function hasLab(lab: string, b: DockerBackend): { cfg: HasConfig; ctx: StackContext } {
+  const plan = readSavedPlan(lab);
+  if (!plan) throw new Error(`lab ${lab} has no saved plan: is it up?`);
+  return { cfg: hasConfig(plan), ctx: { plan, backend: b, log, stateDir: labStateDir(lab) } };
 }
