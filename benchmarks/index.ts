@@ -6,3 +6,5 @@ registerBenchmark('load-calibration', async () => (await import('./load-calibrat
 registerBenchmark('toxiproxy', async () => (await import('./toxiproxy/bench.ts')).toxiproxyBenchmark);
 registerBenchmark('vm-boot', async () => (await import('./vm-boot/bench.ts')).vmBootBenchmark);
 registerBenchmark('availability-model', async () => (await import('./availability-model/bench.ts')).availabilityModelBenchmark);
+registerBenchmark('has-baseline', async () => (await import('./has-baseline/bench.ts')).hasBaselineBenchmark);
+registerBenchmark('has-scaling', async () => (await import('./has-scaling/bench.ts')).hasScalingBenchmark);

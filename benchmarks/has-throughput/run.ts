@@ -19,6 +19,8 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { labUp, openBackend, readSavedPlan } from '../../lab/lab.ts';
+import { loadTopologyFile } from '../../lab/topology/load.ts';
+import type { LabPlan } from '../../lab/topology/types.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
 import { inspectMasters, TM_STATE_PATH } from '../../lab/stacks/has/masters.ts';
@@ -41,6 +43,8 @@ export interface ThroughputLab {
   cap: number;
   paths: string[];
   log: Logger;
+  /** This run brought the lab up (so it takes it down); false when it reused a running lab. */
+  broughtUp: boolean;
 }
 
 const WRK_SCRIPT = '/etc/halab/wrk-fileset.lua';
@@ -57,10 +61,21 @@ export function wrkFileSetScript(paths: string[]): string {
   ].join('\n');
 }
 
+/** The lab's plan when every node of it exists (running or paused): then no redeploy is needed. */
+async function labAlreadyUp(backend: DockerBackend, lab: string): Promise<LabPlan | undefined> {
+  const plan = readSavedPlan(lab);
+  if (!plan) return undefined;
+  const states = await Promise.all(plan.nodes.map((n) => backend.inspect(lab, n.name).then((i) => i.state, () => 'missing')));
+  return states.every((s) => s === 'running' || s === 'paused') ? plan : undefined;
+}
+
+/** Bring the HAS lab up (or reuse it when it is up), cap every traffic node at `cap` cores. */
 export async function openThroughputLab(topology: string, cap: number, log: Logger): Promise<ThroughputLab> {
-  const { plan } = await labUp(topology, log);
   const backend = await openBackend(log);
-  const cfg = hasConfig(readSavedPlan(plan.lab) ?? plan);
+  const name = (await loadTopologyFile(topology)).plan.lab;
+  const reused = await labAlreadyUp(backend, name);
+  const plan = reused ?? (await labUp(topology, log)).plan;
+  const cfg = hasConfig(plan);
   if (!backend.setCpuLimit) throw new UserError('this backend cannot change CPU caps live');
   for (const n of cfg.traffic) {
     await backend.start(cfg.lab, n.name); // unpause what an interrupted run left paused
@@ -73,7 +88,7 @@ export async function openThroughputLab(topology: string, cap: number, log: Logg
   if (!client) throw new UserError(`${cfg.lab}: the HAS throughput benchmarks need a client node`);
   const paths = fileSetPaths(cfg);
   await putFile(backend, cfg.lab, client, WRK_SCRIPT, wrkFileSetScript(paths));
-  return { lab: cfg.lab, cfg, backend, client, balancer, cap, paths, log };
+  return { lab: cfg.lab, cfg, backend, client, balancer, cap, paths, log, broughtUp: !reused };
 }
 
 /** Bucket counts per node in the balancer's traffic-manager table. */
@@ -95,6 +110,23 @@ export function tableServes(table: Record<string, number>, serving: string[]): b
   return Object.entries(table).every(([name, b]) => (serving.includes(name) ? Math.abs(b - fair) < 1 + 1e-9 : b === 0));
 }
 
+/**
+ * Freeze a node. The freezer must catch every task at a safe point, and a task throttled by a
+ * small CPU cap may not run for a whole CFS period, so runc gives up ("unable to freeze") on a
+ * busy host: lift the cap first (a frozen node uses no CPU anyway) and retry a few times.
+ */
+async function pauseNode(t: ThroughputLab, node: string): Promise<void> {
+  await t.backend.setCpuLimit!(t.lab, node, 0);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await t.backend.pause(t.lab, node);
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
 /** Let only the first n traffic nodes serve; wait until the balancer's map says so. */
 export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 60_000): Promise<string[]> {
   if (n < 1 || n > t.cfg.traffic.length) throw new UserError(`${t.lab} has ${t.cfg.traffic.length} traffic nodes, asked for ${n}`);
@@ -102,8 +134,11 @@ export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 60_000):
   await Promise.all(
     t.cfg.traffic.map(async (x, i) => {
       const state = (await t.backend.inspect(t.lab, x.name)).state;
-      if (i < n && state === 'paused') await t.backend.resume(t.lab, x.name);
-      if (i >= n && state === 'running') await t.backend.pause(t.lab, x.name);
+      if (i < n && state === 'paused') {
+        await t.backend.resume(t.lab, x.name);
+        await t.backend.setCpuLimit!(t.lab, x.name, t.cap);
+      }
+      if (i >= n && state === 'running') await pauseNode(t, x.name);
     }),
   );
   const t0 = Date.now();
@@ -132,6 +167,8 @@ export interface WindowSpec {
   tlsShare: number;
   /** Ledger probe rate, requests per second (0 = no probe). */
   probeRate: number;
+  /** Copy the probe's ledger here on the host. */
+  ledgerFile?: string;
 }
 
 export interface Window {
@@ -181,7 +218,7 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
           warmupSeconds: 0,
           keepAlive: false,
           ledgerPath: '/tmp/halab-throughput-ledger.jsonl',
-        })
+        }, { ledgerFile: w.ledgerFile })
       : undefined,
   ]);
   const wall = (performance.now() - t0) / 1000;
@@ -225,4 +262,18 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
 /** Probe requests served by a node outside `serving` (the balancer must not send any there). */
 export function strayServers(probe: Window['probe'], serving: string[]): string[] {
   return Object.keys(probe?.servedBy ?? {}).filter((n) => !serving.includes(n));
+}
+
+/** Cores each node of the lab uses with no load at all, over `seconds`. */
+export async function idleCores(t: ThroughputLab, seconds: number): Promise<Record<string, number>> {
+  const names = (readSavedPlan(t.lab)?.nodes ?? []).map((n) => n.name);
+  const running = (await Promise.all(names.map(async (n) => ((await t.backend.inspect(t.lab, n)).state === 'running' ? n : undefined)))).filter(
+    (n): n is string => !!n,
+  );
+  const before = await Promise.all(running.map((n) => t.backend.stats(t.lab, n)));
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const after = await Promise.all(running.map((n) => t.backend.stats(t.lab, n)));
+  const wall = (performance.now() - t0) / 1000;
+  return Object.fromEntries(running.map((n, i) => [n, (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / wall]));
 }
