@@ -5,56 +5,39 @@
 // generator, the balancer and the idle lab fit the budget, and what is the largest cap that would.
 import type { Benchmark, BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { ratio } from '../bench.ts';
-import { labDownByName } from '../../lab/lab.ts';
 import { coefficientOfVariation, summarize } from '../checkers/stats.ts';
 import { HAS_BASELINE_RPS, HAS_TABLE_12 } from '../paper-targets.ts';
 import { coresNeeded, largestCap, perRequestCosts } from '../has-throughput/cap.ts';
 import { loadCurves, plateau } from '../has-throughput/curves.ts';
 import {
   BUDGET_CORES,
-  DEFAULT_CAP,
-  HAS16_TOPOLOGY,
   listOption,
-  machineConditions,
-  makeRunDir,
   numberOption,
   PROBE_RATE,
-  stringOption,
   TLS_SHARE,
-  writeJson,
 } from '../has-throughput/options.ts';
-import { idleCores, measureWindow, openThroughputLab, strayServers, useNodes, type Window } from '../has-throughput/run.ts';
+import { idleCores, ledgerRows, measureWindow, useNodes, withThroughputRun, type Window } from '../has-throughput/run.ts';
 
 const TABLE_12 = `${HAS_TABLE_12.source}`;
 
 export async function runHasBaseline(opts: BenchOptions): Promise<BenchSummary> {
-  const cap = numberOption(opts.args, 'cap', DEFAULT_CAP, 0.01, 2);
   const seconds = numberOption(opts.args, 'seconds', opts.quick ? 4 : 10, 1, 600);
   const clients = listOption(opts.args, 'clients', opts.quick ? [1, 2, 4, 8, 16, 24] : [1, 2, 3, 4, 6, 8, 12, 16, 20, 24], 1, 512);
-  const topology = stringOption(opts.args, 'topology') ?? HAS16_TOPOLOGY;
-  const conditions = machineConditions();
-  const t = await openThroughputLab(topology, cap, opts.log);
-  const runDir = makeRunDir(t.lab, 'has-baseline');
-  const windows: Window[] = [];
-  try {
+  return withThroughputRun(opts, 'has-baseline', async (t, runDir) => {
+    const cap = t.cap;
     const serving = await useNodes(t, 1);
     opts.log.info(`${t.lab}: ${serving[0]} alone behind ${t.cfg.vip} (cap ${cap} cores); idle CPU …`);
     const idle = await idleCores(t, opts.quick ? 3 : 6);
+    const windows: Window[] = [];
     for (const c of clients) {
       opts.log.info(`${c} client(s), ${seconds} s …`);
       windows.push(
-        await measureWindow(t, serving, { clients: c, seconds, tlsShare: TLS_SHARE, probeRate: PROBE_RATE, ledgerFile: `${runDir}/ledger-c${c}.jsonl` }),
+        await measureWindow(t, serving, { clients: c, seconds, ledgerFile: `${runDir}/ledger-c${c}.jsonl` }),
       );
     }
-    writeJson(runDir, 'windows.json', { idle, windows });
-    const summary = baselineSummary(windows, idle, { cap, seconds, lab: t.lab, node: serving[0]!, balancer: t.balancer, client: t.client, vip: t.cfg.vip });
-    summary.conditions = { ...summary.conditions, ...conditions };
-    summary.runDir = runDir;
-    writeJson(runDir, 'summary.json', summary);
-    return summary;
-  } finally {
-    if (t.broughtUp && !opts.args.includes('--keep')) await labDownByName(t.lab, opts.log, t.backend);
-  }
+    const ctx = { cap, seconds, lab: t.lab, node: serving[0]!, balancer: t.balancer, client: t.client, vip: t.cfg.vip };
+    return { raw: { idle, windows }, summary: baselineSummary(windows, idle, ctx) };
+  });
 }
 
 interface BaselineContext {
@@ -91,9 +74,6 @@ export function baselineSummary(windows: Window[], idle: Record<string, number>,
   const projected16 = coresNeeded(16, x.cap, costs);
   const fits = largestCap(16, BUDGET_CORES, costs);
   const last = windows.at(-1)!;
-  const stray = windows.flatMap((w) => strayServers(w.probe, [x.node]));
-  const probeFailed = windows.reduce((a, w) => a + (w.probe?.failed ?? 0), 0);
-  const probeAttempted = windows.reduce((a, w) => a + (w.probe?.attempted ?? 0), 0);
 
   const rows: BenchRow[] = [
     {
@@ -160,23 +140,9 @@ export function baselineSummary(windows: Window[], idle: Record<string, number>,
       reference: 16,
       referenceSource: `${TABLE_12} (errors from 16 clients, WebBench timeouts)`,
       verdict: 'info',
-      note: `errors at ${last.clients} clients: ${last.errors} wrk + ${last.probe?.failed ?? 0} probe; a modern client queues where WebBench timed out`,
+      note: `errors at ${last.clients} clients: ${last.errors} wrk + ${last.probe?.failed ?? 0} probe`,
     },
-    {
-      figure: 'probe requests failed (ledger, new connection each)',
-      measured: probeFailed,
-      unit: `of ${probeAttempted}`,
-      verdict: 'info',
-    },
-    {
-      figure: 'probe requests served by a node outside the bucket map',
-      measured: stray.length,
-      unit: '',
-      reference: 0,
-      referenceSource: 'invariant',
-      verdict: stray.length === 0 ? 'pass' : 'fail',
-      note: stray.length ? `served by ${[...new Set(stray)].join(', ')}` : '',
-    },
+    ...ledgerRows(windows.map((w) => ({ w, serving: [x.node] }))),
     {
       figure: `projected host CPU of 16 nodes at cap ${x.cap} + generator + balancer + idle lab`,
       measured: projected16,

@@ -9,23 +9,16 @@
 // a machine that slows down during the run does not bias the ratios; the median over rounds is
 // reported with its spread.
 import type { Benchmark, BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
-import { labDownByName } from '../../lab/lab.ts';
 import { summarize } from '../checkers/stats.ts';
 import { HAS_PER_NODE_PCT, HAS_TABLE_13 } from '../paper-targets.ts';
 import { paperEfficiencySeries, roundEfficiencies, scalingCurves, type ScalingRound } from '../has-throughput/curves.ts';
 import {
-  DEFAULT_CAP,
-  HAS16_TOPOLOGY,
   listOption,
-  machineConditions,
-  makeRunDir,
   numberOption,
   PROBE_RATE,
-  stringOption,
   TLS_SHARE,
-  writeJson,
 } from '../has-throughput/options.ts';
-import { measureWindow, openThroughputLab, strayServers, useNodes, type Window } from '../has-throughput/run.ts';
+import { ledgerRows, measureWindow, strayServers, useNodes, withThroughputRun, type Window } from '../has-throughput/run.ts';
 
 /** The task's goal for 16 nodes (the thesis reached 96.9 %). */
 export const GOAL_E16 = 0.97;
@@ -38,42 +31,26 @@ export interface ScalingWindow extends Window {
 }
 
 export async function runHasScaling(opts: BenchOptions): Promise<BenchSummary> {
-  const cap = numberOption(opts.args, 'cap', DEFAULT_CAP, 0.01, 2);
   const seconds = numberOption(opts.args, 'seconds', opts.quick ? 5 : 15, 1, 600);
   const rounds = numberOption(opts.args, 'rounds', opts.quick ? 1 : 3, 1, 20);
   const perNode = numberOption(opts.args, 'clients-per-node', 8, 1, 256);
-  const topology = stringOption(opts.args, 'topology') ?? HAS16_TOPOLOGY;
-  const conditions = machineConditions();
-  const t = await openThroughputLab(topology, cap, opts.log);
-  const nodes = listOption(opts.args, 'nodes', opts.quick ? [1, 2, 4] : [1, 2, 4, 8, 16], 1, t.cfg.traffic.length);
-  if (!nodes.includes(1)) nodes.unshift(1); // E(n) needs T(1) in every round
-  const runDir = makeRunDir(t.lab, 'has-scaling');
-  const windows: ScalingWindow[] = [];
-  try {
+  return withThroughputRun(opts, 'has-scaling', async (t, runDir) => {
+    const cap = t.cap;
+    const nodes = listOption(opts.args, 'nodes', opts.quick ? [1, 2, 4] : [1, 2, 4, 8, 16], 1, t.cfg.traffic.length);
+    if (!nodes.includes(1)) nodes.unshift(1); // E(n) needs T(1) in every round
+    const windows: ScalingWindow[] = [];
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? [...nodes].reverse() : nodes;
       for (const n of order) {
         const serving = await useNodes(t, n);
         opts.log.info(`round ${r + 1}/${rounds}: ${n} node(s), ${perNode * n} clients, ${seconds} s …`);
-        const w = await measureWindow(t, serving, {
-          clients: perNode * n,
-          seconds,
-          tlsShare: TLS_SHARE,
-          probeRate: PROBE_RATE,
-          ledgerFile: `${runDir}/ledger-r${r + 1}-n${n}.jsonl`,
-        });
-        windows.push({ ...w, round: r + 1, nodes: n });
+        const spec = { clients: perNode * n, seconds, ledgerFile: `${runDir}/ledger-r${r + 1}-n${n}.jsonl` };
+        windows.push({ ...(await measureWindow(t, serving, spec)), round: r + 1, nodes: n });
       }
     }
-    writeJson(runDir, 'windows.json', windows);
-    const summary = scalingSummary(windows, { cap, seconds, perNode, lab: t.lab, balancer: t.balancer, client: t.client, vip: t.cfg.vip, trafficNodes: t.cfg.traffic.map((x) => x.name) });
-    summary.conditions = { ...summary.conditions, ...conditions };
-    summary.runDir = runDir;
-    writeJson(runDir, 'summary.json', summary);
-    return summary;
-  } finally {
-    if (t.broughtUp && !opts.args.includes('--keep')) await labDownByName(t.lab, opts.log, t.backend);
-  }
+    const ctx = { cap, seconds, perNode, lab: t.lab, balancer: t.balancer, client: t.client, vip: t.cfg.vip, trafficNodes: t.cfg.traffic.map((x) => x.name) };
+    return { raw: windows, summary: scalingSummary(windows, ctx) };
+  });
 }
 
 interface ScalingContext {
@@ -141,20 +118,8 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
         .join('; '),
     });
   }
-  const stray = windows.flatMap((w) => strayServers(w.probe, x.trafficNodes.slice(0, w.nodes)));
-  const probeFailed = windows.reduce((a, w) => a + (w.probe?.failed ?? 0), 0);
-  const probeAttempted = windows.reduce((a, w) => a + (w.probe?.attempted ?? 0), 0);
-  const wrkErrors = windows.reduce((a, w) => a + w.errors, 0);
   rows.push(
-    {
-      figure: 'probe requests served by a node outside the bucket map',
-      measured: stray.length,
-      unit: '',
-      reference: 0,
-      referenceSource: 'invariant',
-      verdict: stray.length === 0 ? 'pass' : 'fail',
-    },
-    { figure: 'failed requests: wrk errors + failed probe requests', measured: wrkErrors + probeFailed, unit: `(probe ${probeFailed} of ${probeAttempted})`, verdict: 'info' },
+    ...ledgerRows(windows.map((w) => ({ w, serving: x.trafficNodes.slice(0, w.nodes) }))),
     {
       figure: 'TLS share of the successful requests',
       measured: summarize(windows.map((w) => (w.rps > 0 ? w.tlsRps / w.rps : NaN))).median,

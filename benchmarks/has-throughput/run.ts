@@ -32,6 +32,9 @@ import { UserError } from '../../lab/util/errors.ts';
 import { throughputValidity, type CpuSample, type Validity } from '../checkers/validity.ts';
 import { parseWrk, runLoadInNode } from '../load/run.ts';
 import type { LoadResult } from '../load/spec.ts';
+import type { BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
+import { labDownByName } from '../../lab/lab.ts';
+import { DEFAULT_CAP, HAS16_TOPOLOGY, machineConditions, makeRunDir, numberOption, PROBE_RATE, stringOption, TLS_SHARE, writeJson } from './options.ts';
 
 export interface ThroughputLab {
   lab: string;
@@ -163,10 +166,10 @@ export interface WindowSpec {
   /** Closed-loop clients (wrk connections, plain + TLS). */
   clients: number;
   seconds: number;
-  /** Share of the clients on TLS (rounded; 0 below 5 clients at 10 %). */
-  tlsShare: number;
-  /** Ledger probe rate, requests per second (0 = no probe). */
-  probeRate: number;
+  /** Share of the clients on TLS (rounded; 0 below 5 clients at 10 %). Default TLS_SHARE. */
+  tlsShare?: number;
+  /** Ledger probe rate, requests per second (0 = no probe). Default PROBE_RATE. */
+  probeRate?: number;
   /** Copy the probe's ledger here on the host. */
   ledgerFile?: string;
 }
@@ -190,7 +193,8 @@ export interface Window {
 
 /** One measured window of load through the VIP, with the CPU accounting and its validity. */
 export async function measureWindow(t: ThroughputLab, serving: string[], w: WindowSpec): Promise<Window> {
-  const tlsClients = Math.round(w.clients * w.tlsShare);
+  const tlsClients = Math.round(w.clients * (w.tlsShare ?? TLS_SHARE));
+  const probeRate = w.probeRate ?? PROBE_RATE;
   const httpClients = w.clients - tlsClients;
   const who = [t.client, t.balancer, ...serving];
   const before = await Promise.all(who.map((n) => t.backend.stats(t.lab, n)));
@@ -206,14 +210,14 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
   const [plain, tls, probe] = await Promise.all([
     httpClients > 0 ? wrk('http', httpClients) : undefined,
     tlsClients > 0 ? wrk('https', tlsClients) : undefined,
-    w.probeRate > 0
+    probeRate > 0
       ? runLoadInNode(t.backend, t.lab, t.client, {
           mode: 'open',
           httpUrl: `http://${t.cfg.vip}:80`,
           httpsUrl: `https://${t.cfg.vip}:443`,
           tlsShare: 0.1,
           paths: t.paths,
-          rate: w.probeRate,
+          rate: probeRate,
           durationSeconds: w.seconds,
           warmupSeconds: 0,
           keepAlive: false,
@@ -264,6 +268,31 @@ export function strayServers(probe: Window['probe'], serving: string[]): string[
   return Object.keys(probe?.servedBy ?? {}).filter((n) => !serving.includes(n));
 }
 
+/** The ledger's rows over a run: failed requests (wrk + probe), and the bucket-map invariant. */
+export function ledgerRows(windows: { w: Window; serving: string[] }[]): BenchRow[] {
+  const stray = windows.flatMap(({ w, serving }) => strayServers(w.probe, serving));
+  const sum = (f: (w: Window) => number) => windows.reduce((a, x) => a + f(x.w), 0);
+  const probeFailed = sum((w) => w.probe?.failed ?? 0);
+  return [
+    {
+      figure: 'failed requests: wrk errors + failed probe requests',
+      measured: sum((w) => w.errors) + probeFailed,
+      unit: `(probe: ${probeFailed} of ${sum((w) => w.probe?.attempted ?? 0)})`,
+      verdict: 'info',
+      note: 'the probe opens a new connection per request; a modern client queues where WebBench timed out',
+    },
+    {
+      figure: 'probe requests served by a node outside the bucket map',
+      measured: stray.length,
+      unit: '',
+      reference: 0,
+      referenceSource: 'invariant',
+      verdict: stray.length === 0 ? 'pass' : 'fail',
+      note: stray.length ? `served by ${[...new Set(stray)].join(', ')}` : '',
+    },
+  ];
+}
+
 /** Cores each node of the lab uses with no load at all, over `seconds`. */
 export async function idleCores(t: ThroughputLab, seconds: number): Promise<Record<string, number>> {
   const names = (readSavedPlan(t.lab)?.nodes ?? []).map((n) => n.name);
@@ -276,4 +305,31 @@ export async function idleCores(t: ThroughputLab, seconds: number): Promise<Reco
   const after = await Promise.all(running.map((n) => t.backend.stats(t.lab, n)));
   const wall = (performance.now() - t0) / 1000;
   return Object.fromEntries(running.map((n, i) => [n, (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / wall]));
+}
+
+/**
+ * A benchmark run around `measure`: open (or reuse) the lab (--topology, default has-16) capped at
+ * --cap cores, give it a run
+ * directory, write its raw windows and the summary there with the machine's conditions, and take
+ * the lab down afterwards if this run brought it up (unless --keep).
+ */
+export async function withThroughputRun(
+  opts: BenchOptions,
+  bench: string,
+  measure: (t: ThroughputLab, runDir: string) => Promise<{ raw: unknown; summary: BenchSummary }>,
+): Promise<BenchSummary> {
+  const cap = numberOption(opts.args, 'cap', DEFAULT_CAP, 0.01, 2);
+  const topology = stringOption(opts.args, 'topology') ?? HAS16_TOPOLOGY;
+  const conditions = machineConditions();
+  const t = await openThroughputLab(topology, cap, opts.log);
+  try {
+    const runDir = makeRunDir(t.lab, bench);
+    const { raw, summary } = await measure(t, runDir);
+    writeJson(runDir, 'windows.json', raw);
+    const out = { ...summary, conditions: { ...summary.conditions, ...conditions }, runDir };
+    writeJson(runDir, 'summary.json', out);
+    return out;
+  } finally {
+    if (t.broughtUp && !opts.args.includes('--keep')) await labDownByName(t.lab, opts.log, t.backend);
+  }
 }
