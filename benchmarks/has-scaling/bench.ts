@@ -33,7 +33,7 @@ export interface ScalingWindow extends Window {
 export async function runHasScaling(opts: BenchOptions): Promise<BenchSummary> {
   const seconds = numberOption(opts.args, 'seconds', opts.quick ? 5 : 15, 1, 600);
   const rounds = numberOption(opts.args, 'rounds', opts.quick ? 1 : 3, 1, 20);
-  const perNode = numberOption(opts.args, 'clients-per-node', 8, 1, 256);
+  const perNode = numberOption(opts.args, 'clients-per-node', 12, 1, 256);
   return withThroughputRun(opts, 'has-scaling', async (t, runDir) => {
     const cap = t.cap;
     const nodes = listOption(opts.args, 'nodes', opts.quick ? [1, 2, 4] : [1, 2, 4, 8, 16], 1, t.cfg.traffic.length);

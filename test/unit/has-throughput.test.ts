@@ -88,11 +88,13 @@ describe('HAS throughput: scaling series', () => {
     ]);
   });
 
-  it('accepts a bucket map only when exactly the serving nodes hold equal shares', () => {
+  it('accepts a bucket map only when exactly the serving nodes hold at least half a share each', () => {
     expect(tableServes({ 'web-1': 128, 'web-2': 128, 'web-3': 0 }, ['web-1', 'web-2'])).to.equal(true);
-    expect(tableServes({ 'web-1': 86, 'web-2': 85, 'web-3': 85 }, ['web-1', 'web-2', 'web-3'])).to.equal(true);
-    expect(tableServes({ 'web-1': 130, 'web-2': 126 }, ['web-1', 'web-2'])).to.equal(false);
+    expect(tableServes({ 'web-1': 122, 'web-2': 134, 'web-3': 0 }, ['web-1', 'web-2'])).to.equal(true);
+    expect(tableServes({ 'web-1': 64, 'web-2': 192 }, ['web-1', 'web-2'])).to.equal(true); // exactly half of 128
+    expect(tableServes({ 'web-1': 63, 'web-2': 193 }, ['web-1', 'web-2'])).to.equal(false);
     expect(tableServes({ 'web-1': 128, 'web-2': 127, 'web-3': 1 }, ['web-1', 'web-2'])).to.equal(false);
+    expect(tableServes({ 'web-1': 256, 'web-2': 0 }, ['web-1', 'web-2'])).to.equal(false);
     expect(tableServes({}, ['web-1'])).to.equal(false);
   });
 });
