@@ -78,7 +78,7 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
       figure: 'T(1): one node through the VIP (the in-run baseline)',
       measured: t1,
       unit: 'req/s',
-      verdict: 'info',
+      verdict: windows.some((w) => w.nodes === 1 && !w.validity.valid) ? 'invalid' : 'info',
       trials: roundNos.length,
       note: `cap ${x.cap} cores; has-baseline measures its full load curve`,
     },
@@ -87,7 +87,8 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
   for (const n of ns) {
     const e = summarize(eff.get(n)!);
     const ws = windows.filter((w) => w.nodes === n);
-    const invalid = ws.filter((w) => !w.validity.valid);
+    // E(n) also rests on T(1) of the same rounds: an invalid T(1) makes it invalid too.
+    const invalid = windows.filter((w) => !w.validity.valid && (w.nodes === n || w.nodes === 1));
     const paper = n === 1 ? undefined : HAS_PER_NODE_PCT.value[n];
     const rps = summarize(ws.map((w) => w.rps)).median;
     series.push({ nodes: n, efficiencyPct: e.median * 100, rps });
@@ -111,7 +112,7 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
         `goal ≥ ${pct(goal)}`,
         `T(${n}) ${rps.toFixed(0)} req/s`,
         `generator ${gen.toFixed(2)}, balancer cgroup ${bal.toFixed(2)}, host ${busy.toFixed(2)} cores`,
-        invalid.length ? `invalid: ${invalid.map((w) => `round ${w.round}: ${w.validity.reasons.join('; ')}`).join(' | ')}` : '',
+        invalid.length ? `invalid: ${invalid.map((w) => `round ${w.round}, n = ${w.nodes}: ${w.validity.reasons.join('; ')}`).join(' | ')}` : '',
         stray.length ? `probe served by removed node(s) ${[...new Set(stray)].join(', ')}` : '',
       ]
         .filter(Boolean)

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { HAS_PER_NODE_PCT, HAS_TABLE_12 } from '../../benchmarks/paper-targets.ts';
 import { coresNeeded, largestCap, perRequestCosts } from '../../benchmarks/has-throughput/cap.ts';
 import { paperEfficiencySeries, plateau, roundEfficiencies } from '../../benchmarks/has-throughput/curves.ts';
-import { tableServes } from '../../benchmarks/has-throughput/run.ts';
+import { tableServes, type Window } from '../../benchmarks/has-throughput/run.ts';
 
 describe('HAS throughput: load-curve plateau', () => {
   it('finds Table 12 knee at 16 clients, level 1,035.5 req/s, flatness 1040/1029, errors from the knee', () => {
@@ -96,5 +96,56 @@ describe('HAS throughput: scaling series', () => {
     expect(tableServes({ 'web-1': 128, 'web-2': 127, 'web-3': 1 }, ['web-1', 'web-2'])).to.equal(false);
     expect(tableServes({ 'web-1': 256, 'web-2': 0 }, ['web-1', 'web-2'])).to.equal(false);
     expect(tableServes({}, ['web-1'])).to.equal(false);
+  });
+});
+
+describe('HAS throughput: summaries from measured windows', () => {
+  const win = (clients: number, rps: number, valid = true, node = 'web-1'): Window => ({
+    clients,
+    tlsClients: Math.round(clients / 10),
+    seconds: 10,
+    rps,
+    tlsRps: rps / 10,
+    errors: 0,
+    probe: { attempted: 200, ok: 200, failed: 0, byOutcome: { ok: 200 }, servedBy: { [node]: 200 } },
+    cpu: { generator: rps * 2e-4, balancer: 0.03, nodes: { [node]: 0.048 }, hostBusy: 1, hostSoftirq: 0.05 },
+    validity: { valid, reasons: valid ? [] : ['node web-1 not capacity-bound: 50.0 % < 90.0 %'], warnings: [], components: [] },
+  });
+
+  it('has-baseline: Table 12-shaped windows give a flat plateau, the idle-corrected cap projection and the paper beside it', async () => {
+    const { baselineSummary } = await import('../../benchmarks/has-baseline/bench.ts');
+    const ws = HAS_TABLE_12.value.map((r) => win(r.clients, r.rps / 10));
+    const s = baselineSummary(ws, { m1: 0.03, client: 0.01, nfs1: 0.02, 'web-1': 0.015 }, { cap: 0.05, seconds: 10, lab: 'has-16', node: 'web-1', balancer: 'm1', client: 'client', vip: '198.18.28.100' });
+    const row = (f: string) => s.rows.find((r) => r.figure.startsWith(f))!;
+    expect(row('baseline B_c').measured).to.be.closeTo(103.55, 1e-9);
+    expect(row('plateau flatness').verdict).to.equal('pass');
+    // idle masters + NFS + client = 0.06 cores (web-* excluded: a node's idle use is inside its cap)
+    expect(row('projected host CPU').note).to.match(/idle masters\+NFS\+client 0\.060 cores/);
+    expect(row('projected host CPU').measured).to.be.greaterThan(16 * 0.05 + 0.06);
+    expect(row('probe requests served by a node outside').verdict).to.equal('pass');
+    expect(s.curves![1]!.series[1]!.points[0]).to.deep.equal([1, 143 / 1032]);
+    // One invalid plateau window makes the shape verdicts invalid, not pass.
+    ws[6] = { ...ws[6]!, validity: { ...ws[6]!.validity, valid: false } };
+    const s2 = baselineSummary(ws, {}, { cap: 0.05, seconds: 10, lab: 'has-16', node: 'web-1', balancer: 'm1', client: 'client', vip: '198.18.28.100' });
+    expect(s2.rows.find((r) => r.figure.startsWith('plateau flatness'))!.verdict).to.equal('invalid');
+  });
+
+  it('has-scaling: E(n) inside each round, the goal at 16, invalid when T(1) of the round was', async () => {
+    const { scalingSummary } = await import('../../benchmarks/has-scaling/bench.ts');
+    const names = Array.from({ length: 16 }, (_, i) => `web-${i + 1}`);
+    const sw = (round: number, nodes: number, rps: number, valid = true) => ({ ...win(12 * nodes, rps, valid), round, nodes });
+    const ctx = { cap: 0.05, seconds: 15, perNode: 12, lab: 'has-16', balancer: 'm1', client: 'client', vip: '198.18.28.100', trafficNodes: names };
+    const s = scalingSummary([sw(1, 1, 100), sw(1, 16, 1560), sw(2, 16, 1500), sw(2, 1, 96)], ctx);
+    const e16 = s.rows.find((r) => r.figure.startsWith('E(16)'))!;
+    // round 1: 1560/1600 = 97.5 %; round 2: 1500/1536 = 97.66 %; nearest-rank median (stats.ts) of two = the lower
+    expect(e16.measured).to.be.closeTo(97.5, 1e-9);
+    expect(e16.spread!.max).to.be.closeTo((1500 / 1536) * 100, 1e-9);
+    expect(e16.reference).to.equal(96.9);
+    expect(e16.verdict).to.equal('pass');
+    expect(e16.trials).to.equal(2);
+    const bad = scalingSummary([sw(1, 1, 100, false), sw(1, 16, 1560)], ctx);
+    expect(bad.rows.find((r) => r.figure.startsWith('E(16)'))!.verdict).to.equal('invalid');
+    const low = scalingSummary([sw(1, 1, 100), sw(1, 16, 1500)], ctx);
+    expect(low.rows.find((r) => r.figure.startsWith('E(16)'))!.verdict).to.equal('fail'); // 93.75 % < 97 %
   });
 });
