@@ -64,6 +64,8 @@ interface ScalingContext {
   trafficNodes: string[];
 }
 
+/** Efficiencies in % to 0.01 (the paper's are to 0.1). */
+const round2 = (x: number) => Math.round(x * 100) / 100;
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 /** Rows, curves and conditions from the measured windows (no I/O). */
@@ -100,14 +102,14 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
     const stray = ws.flatMap((w) => strayServers(w.probe, x.trafficNodes.slice(0, n)));
     rows.push({
       figure: `E(${n}) = T(${n}) / (${n}·T(1))`,
-      measured: e.median * 100,
+      measured: round2(e.median * 100),
       unit: '%',
       reference: paper ?? null,
       referenceSource: paper === undefined ? undefined : `${HAS_TABLE_13.source}: ${HAS_TABLE_13.value.find((r) => r.nodes === n)?.total} req/s ÷ (${n} × 1,032)`,
       ratio: paper ? (e.median * 100) / paper : null,
       verdict: invalid.length ? 'invalid' : e.median >= goal ? 'pass' : 'fail',
       trials: e.n,
-      spread: { min: e.min * 100, p95: e.p95 * 100, max: e.max * 100 },
+      spread: { min: round2(e.min * 100), p95: round2(e.p95 * 100), max: round2(e.max * 100) },
       note: [
         `goal ≥ ${pct(goal)}`,
         `T(${n}) ${rps.toFixed(0)} req/s`,
