@@ -213,27 +213,36 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
       ['wrk', '--latency', '-t1', `-c${c}`, `-d${w.seconds}s`, '--timeout', '2s', '-s', WRK_SCRIPT, `${scheme}://${t.cfg.vip}:${scheme === 'http' ? 80 : 443}/`],
       { timeoutMs: w.seconds * 1000 + 30_000 },
     );
-  const [plain, tls, probe] = await Promise.all([
-    httpClients > 0 ? wrk('http', httpClients) : undefined,
-    tlsClients > 0 ? wrk('https', tlsClients) : undefined,
+  // The probe runs beside wrk but starts later and ends later (it installs itself, starts a node
+  // process, copies its ledger back): the CPU window is wrk's alone, or the nodes' idle tail
+  // after wrk would dilute their utilisation.
+  const probeRun =
     probeRate > 0
-      ? runLoadInNode(t.backend, t.lab, t.client, {
-          mode: 'open',
-          httpUrl: `http://${t.cfg.vip}:80`,
-          httpsUrl: `https://${t.cfg.vip}:443`,
-          tlsShare: 0.1,
-          paths: t.paths,
-          rate: probeRate,
-          durationSeconds: w.seconds,
-          warmupSeconds: 0,
-          keepAlive: false,
-          ledgerPath: '/tmp/halab-throughput-ledger.jsonl',
-        }, { ledgerFile: w.ledgerFile })
-      : undefined,
-  ]);
+      ? runLoadInNode(
+          t.backend,
+          t.lab,
+          t.client,
+          {
+            mode: 'open',
+            httpUrl: `http://${t.cfg.vip}:80`,
+            httpsUrl: `https://${t.cfg.vip}:443`,
+            tlsShare: 0.1,
+            paths: t.paths,
+            rate: probeRate,
+            durationSeconds: w.seconds,
+            warmupSeconds: 0,
+            keepAlive: false,
+            ledgerPath: '/tmp/halab-throughput-ledger.jsonl',
+          },
+          { ledgerFile: w.ledgerFile },
+        )
+      : undefined;
+  probeRun?.catch(() => {}); // handled below, after wrk; a failure must not go unhandled meanwhile
+  const [plain, tls] = await Promise.all([httpClients > 0 ? wrk('http', httpClients) : undefined, tlsClients > 0 ? wrk('https', tlsClients) : undefined]);
   const wall = (performance.now() - t0) / 1000;
   const h1 = hostCpu();
   const after = await Promise.all(who.map((n) => t.backend.stats(t.lab, n)));
+  const probe = await probeRun;
   const cores = (i: number) => (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / wall;
   const p = plain ? parseWrk(plain.stdout) : undefined;
   const s = tls ? parseWrk(tls.stdout) : undefined;
