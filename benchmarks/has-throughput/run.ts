@@ -94,15 +94,28 @@ export async function openThroughputLab(topology: string, cap: number, log: Logg
   return { lab: cfg.lab, cfg, backend, client, balancer, cap, paths, log, broughtUp: !reused };
 }
 
-/** Bucket counts per node in the balancer's traffic-manager table. */
-async function bucketTable(t: ThroughputLab): Promise<Record<string, number>> {
+interface TmState {
+  t: number;
+  nodes: { name: string; buckets: number; healthy: boolean; index: number; reportAgeMs: number | null }[];
+}
+
+/** The balancer's traffic-manager table (bucket counts, health, report ages), if readable. */
+async function tmState(t: ThroughputLab): Promise<TmState | undefined> {
   const r = await t.backend.exec(t.lab, t.balancer, ['cat', TM_STATE_PATH], { check: false });
   try {
-    const s = JSON.parse(r.stdout) as { nodes: { name: string; buckets: number }[] };
-    return Object.fromEntries(s.nodes.map((n) => [n.name, n.buckets]));
+    return JSON.parse(r.stdout) as TmState;
   } catch {
-    return {};
+    return undefined;
   }
+}
+
+/** Why a table is not the wanted one, for the error message: the manager's own view of each node. */
+function describeTable(s: TmState | undefined): string {
+  if (!s) return 'no traffic-manager state';
+  const nodes = s.nodes
+    .filter((n) => n.buckets > 0 || n.healthy)
+    .map((n) => `${n.name}: ${n.buckets} buckets, ${n.healthy ? 'healthy' : 'failed check'}, index ${n.index}, last report ${n.reportAgeMs ?? '—'} ms ago`);
+  return `state written ${Date.now() - s.t} ms ago; ${nodes.join('; ')}`;
 }
 
 /**
@@ -137,7 +150,7 @@ async function pauseNode(t: ThroughputLab, node: string): Promise<void> {
 }
 
 /** Let only the first n traffic nodes serve; wait until the balancer's map says so. */
-export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 60_000): Promise<string[]> {
+export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 90_000): Promise<string[]> {
   if (n < 1 || n > t.cfg.traffic.length) throw new UserError(`${t.lab} has ${t.cfg.traffic.length} traffic nodes, asked for ${n}`);
   const serving = t.cfg.traffic.slice(0, n).map((x) => x.name);
   await Promise.all(
@@ -151,13 +164,13 @@ export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 60_000):
     }),
   );
   const t0 = Date.now();
-  let table: Record<string, number> = {};
+  let state: TmState | undefined;
   while (Date.now() - t0 < timeoutMs) {
-    table = await bucketTable(t);
-    if (tableServes(table, serving)) return serving;
+    state = await tmState(t);
+    if (state && tableServes(Object.fromEntries(state.nodes.map((x) => [x.name, x.buckets])), serving)) return serving;
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`${t.lab}: the balancer's bucket map did not settle on ${n} nodes in ${timeoutMs / 1000} s: ${JSON.stringify(table)}`);
+  throw new Error(`${t.lab}: the balancer's bucket map did not settle on ${n} node(s) in ${timeoutMs / 1000} s (${describeTable(state)})`);
 }
 
 /** Host CPU counters (/proc/stat, seconds): busy (user, nice, system, irq, softirq) and softirq. */
