@@ -7,3 +7,5 @@ registerBenchmark('toxiproxy', async () => (await import('./toxiproxy/bench.ts')
 registerBenchmark('vm-boot', async () => (await import('./vm-boot/bench.ts')).vmBootBenchmark);
 registerBenchmark('availability-model', async () => (await import('./availability-model/bench.ts')).availabilityModelBenchmark);
 registerBenchmark('has-failover', async () => (await import('./has-failover/bench.ts')).hasFailoverBenchmark);
+registerBenchmark('has-baseline', async () => (await import('./has-baseline/bench.ts')).hasBaselineBenchmark);
+registerBenchmark('has-scaling', async () => (await import('./has-scaling/bench.ts')).hasScalingBenchmark);

@@ -143,6 +143,10 @@ export class DockerBackend implements Backend {
       if ((e as { statusCode?: number }).statusCode !== 304) throw e;
     });
   }
+  async setCpuLimit(lab: string, node: string, cpus: number) {
+    if (!(cpus >= 0)) throw new UserError(`CPU cap must be ≥ 0 cores, got ${cpus}`);
+    await this.container(lab, node).update({ NanoCpus: Math.round(cpus * 1e9) });
+  }
   async pause(lab: string, node: string) {
     await this.container(lab, node).pause();
   }
