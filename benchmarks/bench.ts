@@ -71,10 +71,13 @@ export function ratio(measured: number | null | undefined, reference: number | n
   return measured / reference;
 }
 
-/** Large figures as whole numbers; others with up to 12 significant digits (an availability of
+/** Figures of 1000 and over as whole numbers, 100–1000 with one decimal (Table 13's 100.2 % must
+ * not print as 100 %); smaller ones with up to 12 significant digits (an availability of
  * 0.999933475 must not print as 1.00), trailing zeros dropped. */
-const fmt = (v: number | null | undefined, unit = '') =>
-  v == null ? '—' : `${Math.abs(v) >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(12)))}${unit ? ' ' + unit : ''}`;
+export const fmt = (v: number | null | undefined, unit = '') =>
+  v == null
+    ? '—'
+    : `${Math.abs(v) >= 1000 ? v.toFixed(0) : Math.abs(v) >= 100 ? String(Number(v.toFixed(1))) : String(Number(v.toPrecision(12)))}${unit ? ' ' + unit : ''}`;
 
 /** A table cell: a '|' in a note must not end the cell. */
 const cell = (text: string | undefined) => (text ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -17,7 +17,7 @@ export async function runCalibration(opts: BenchOptions): Promise<BenchSummary> 
   try {
     await backend.exec(lab, 'web', ['sh', '-c', 'head -c 5700 /dev/urandom > /var/www/html/f.bin && (apache2ctl -k start || true)']);
     const web = plan.nodes.find((n) => n.name === 'web')!.nics[0]!.address;
-    const url = `http://${web}/f.bin`;
+    const url = `http://${web}:80/f.bin`;
     for (let i = 0; i < 50; i++) {
       const r = await backend.exec(lab, 'client', ['curl', '-sf', '-o', '/dev/null', url], { check: false });
       if (r.exitCode === 0) break;
