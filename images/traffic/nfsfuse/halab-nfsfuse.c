@@ -95,6 +95,8 @@ static int reconnect(void) {
       if (!first_fail_) {                                                                        \
         first_fail_ = now_ms();                                                                  \
         snprintf(err_, sizeof err_, "%s", nfs ? nfs_get_error(nfs) : "not connected");           \
+        for (char *c_ = err_; *c_; c_++)                                                         \
+          if (*c_ == '"' || *c_ == '\\' || (unsigned char)*c_ < 32) *c_ = '\'';                \
       }                                                                                          \
       if (now_ms() - t0_ > (uint64_t)retry_ms) break;                                            \
       if (reconnect() < 0) usleep(50000);                                                        \

@@ -2,6 +2,7 @@
 // (never ICMP: a paused master hides from ping), each result a JSON line
 // {t (start, epoch ms), ms, ok, status, server (X-Served-By), err} on stdout (or a file).
 // Usage: node http-probe.mjs URL INTERVAL_MS DURATION_MS [TIMEOUT_MS] [OUT_FILE]
+// URL may be a comma-separated list, taken in turn (distinct files miss every cache on the way).
 import { appendFileSync } from 'node:fs';
 import { request } from 'node:http';
 
@@ -9,10 +10,12 @@ const [url = '', intervalArg = '10', durationArg = '10000', timeoutArg = '500', 
 const interval = Number(intervalArg);
 const duration = Number(durationArg);
 const timeout = Number(timeoutArg);
-const u = new URL(url);
+const urls = url.split(',').map((x) => new URL(x));
+let next = 0;
 const lines: string[] = [];
 
 function probe(): void {
+  const u = urls[next++ % urls.length]!;
   const t = Date.now();
   const t0 = performance.now();
   let done = false;
