@@ -245,7 +245,10 @@ int main(int argc, char **argv) {
   if (getenv("NFSFUSE_TIMEOUT_MS")) timeout_ms = atoi(getenv("NFSFUSE_TIMEOUT_MS"));
   if (getenv("NFSFUSE_RETRY_MS")) retry_ms = atoi(getenv("NFSFUSE_RETRY_MS"));
   setvbuf(stderr, NULL, _IOLBF, 0);
-  int r = reconnect();
+  /* The first mount may time out under load too: retry it like any other call. */
+  int r;
+  uint64_t t0 = now_ms();
+  while ((r = reconnect()) < 0 && now_ms() - t0 < (uint64_t)retry_ms) usleep(200000);
   if (r < 0) {
     fprintf(stderr, "halab-nfsfuse: mounting %s:%s failed: %s\n", server, export_path, strerror(-r));
     return 1;

@@ -114,13 +114,14 @@ async function waitForMirror(ctx: StackContext, cfg: HasConfig, standby: Planned
 export async function inspectNfs(ctx: StackContext, cfg: HasConfig): Promise<{ owner: string | null; lines: string[] }> {
   const lines: string[] = [];
   let owner: string | null = null;
+  // A node that is down (the fault under test) cannot be exec'd into: it is simply not the owner.
+  const run = (node: string, script: string) => ctx.backend.exec(cfg.lab, node, ['sh', '-c', script], { check: false }).catch(() => null);
   for (const n of cfg.nfs) {
-    const r = await ctx.backend.exec(
-      cfg.lab,
-      n.name,
-      ['sh', '-c', `ip -o addr show | grep -q " ${cfg.nfsVip}/" && echo owner; pidof ganesha.nfsd >/dev/null && echo ganesha; ls ${EXPORT_PATH}/files 2>/dev/null | wc -l`],
-      { check: false },
-    );
+    const r = await run(n.name, `ip -o addr show | grep -q " ${cfg.nfsVip}/" && echo owner; pidof ganesha.nfsd >/dev/null && echo ganesha; ls ${EXPORT_PATH}/files 2>/dev/null | wc -l`);
+    if (!r) {
+      lines.push(`${n.name}: not running`);
+      continue;
+    }
     const out = r.stdout.split('\n');
     const holds = out.includes('owner');
     if (holds) owner = owner ? `${owner}+${n.name}` : n.name;
@@ -128,12 +129,11 @@ export async function inspectNfs(ctx: StackContext, cfg: HasConfig): Promise<{ o
   }
   // The clients: each traffic node's FUSE mount of the export and its reconnects so far.
   for (const n of cfg.traffic) {
-    const r = await ctx.backend.exec(
-      cfg.lab,
-      n.name,
-      ['sh', '-c', `grep -qs ' ${DOCROOT} fuse' /proc/mounts && echo mounted; grep -cs '"type":"reconnect"' /var/log/halab/nfs-fuse.log || true`],
-      { check: false },
-    );
+    const r = await run(n.name, `grep -qs ' ${DOCROOT} fuse' /proc/mounts && echo mounted; grep -cs '"type":"reconnect"' /var/log/halab/nfs-fuse.log || true`);
+    if (!r) {
+      lines.push(`${n.name}: not running`);
+      continue;
+    }
     const out = r.stdout.split('\n');
     lines.push(`${n.name}: ${out.includes('mounted') ? `${DOCROOT} mounted from ${cfg.nfsVip}` : `${DOCROOT} NOT an NFS mount`}, ${out.at(-2) || 0} reconnects`);
   }
