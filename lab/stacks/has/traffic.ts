@@ -93,9 +93,16 @@ async function mountContent(ctx: StackContext, cfg: HasConfig, node: PlannedNode
     '-c',
     `mkdir -p ${DOCROOT}; kill -0 "$(cat /run/halab/nfs-fuse.pid 2>/dev/null)" 2>/dev/null || fusermount3 -uz ${DOCROOT} 2>/dev/null; true`,
   ]);
+  // Supervised: libnfs 4.0 has been seen to crash (a segfault inside libnfs) during a server
+  // failover; a restart on the same mount point costs a short outage instead of the node's content.
+  const client = `halab-nfsfuse ${cfg.nfsVip} ${PSEUDO_PATH} ${DOCROOT} -f -o ${FUSE_OPTIONS}`;
   await startDaemon(backend, lab, node.name, {
     name: 'nfs-fuse',
-    argv: ['halab-nfsfuse', cfg.nfsVip, PSEUDO_PATH, DOCROOT, '-f', '-o', FUSE_OPTIONS],
+    argv: [
+      'sh',
+      '-c',
+      `while :; do fusermount3 -uz ${DOCROOT} 2>/dev/null; ${client}; s=$?; echo "{\\"t\\":$(date +%s%3N),\\"source\\":\\"nfs-fuse\\",\\"type\\":\\"exit\\",\\"status\\":$s}" >&2; sleep 0.2; done`,
+    ],
     env: { NFSFUSE_TIMEOUT_MS: String(NFS_RPC_TIMEOUT_MS) },
   });
   const want = fileSetKey(cfg.files);
