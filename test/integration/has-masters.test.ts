@@ -14,21 +14,11 @@ import { watchdog } from '../../lab/stacks/has/traffic.ts';
 import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
 import { EXPORT_PATH } from '../../lab/stacks/has/ganesha.ts';
 import { startDaemon, stopDaemon } from '../../lab/stacks/node-files.ts';
-import { log, testBackend } from './helpers.ts';
+import { log, testBackend, until } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
 const LAB = 'has-2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(250);
-  }
-}
 
 describe('HAS masters on has-2 (real lab)', function () {
   this.timeout(600_000);

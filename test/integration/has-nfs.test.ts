@@ -13,21 +13,10 @@ import { fileSetPaths } from '../../lab/stacks/has/traffic.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAround } from '../../benchmarks/has-smoke/failover.ts';
-import { halab, log, testBackend } from './helpers.ts';
+import { halab, log, testBackend, until } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
 const LAB = 'has-2';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(250);
-  }
-}
 
 /** Failed requests allowed while the NFS server is lost (thesis: 0); a stall is not a failure. */
 const NFS_LOSS_FAILED_BOUND = 0;

@@ -24,3 +24,16 @@ export async function pings(b: DockerBackend, lab: string, node: string, address
   const r = await b.exec(lab, node, ['ping', '-c', '2', '-i', '0.2', '-W', '1', address], { check: false });
   return r.exitCode === 0;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `probe` every 250 ms until it returns something truthy; fail after timeoutMs naming `what`. */
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(250);
+  }
+}
