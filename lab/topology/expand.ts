@@ -113,6 +113,13 @@ export function planTopology(topo: Topology, file: string | undefined, report: R
     const count = spec.count;
     const instances = count === undefined ? [base] : Array.from({ length: count }, (_, i) => `${base}-${i + 1}`);
     const memory = spec.memory ?? kind?.memory;
+    const backend = spec.backend ?? kind?.backend ?? 'container';
+    const devices = [...new Set([...(kind?.devices ?? []), ...(spec.devices ?? [])])];
+    if (backend === 'vm' && devices.length) {
+      // A VM's guest has its own kernel and devices; the host's are not passed into it.
+      report(spec.devices ? ['nodes', base, 'devices'] : ['kinds', spec.kind ?? '', 'devices'], `devices are for container nodes; node '${base}' is a vm`);
+      continue;
+    }
     for (const name of instances) {
       const other = names.get(name);
       if (other !== undefined) {
@@ -128,13 +135,14 @@ export function planTopology(topo: Topology, file: string | undefined, report: R
           kind: spec.kind,
           role: spec.role ?? kind?.role ?? spec.kind ?? base,
           image: spec.image ?? kind?.image ?? BASE_IMAGE,
-          backend: spec.backend ?? kind?.backend ?? 'container',
+          backend,
           nics: [],
           cpus: spec.cpus ?? kind?.cpus,
           memoryBytes: memory === undefined ? undefined : parseMemory(memory),
           capabilities: [...new Set([...BASE_CAPABILITIES, ...(kind?.capabilities ?? []), ...(spec.capabilities ?? [])])],
           env: { ...(kind?.env ?? {}), ...(spec.env ?? {}) },
           volumes: [...new Set([...(kind?.volumes ?? []), ...(spec.volumes ?? [])])],
+          devices,
         },
       });
     }

@@ -6,11 +6,13 @@ import type { NetworkSpec, NicSpec, NodeFields, NodeSpec, Topology } from './typ
 
 export const TOP_KEYS = ['name', 'networks', 'kinds', 'nodes', 'stack', 'vip', 'params'] as const;
 export const NETWORK_KEYS = ['subnet', 'gateway'] as const;
-export const FIELD_KEYS = ['image', 'backend', 'nics', 'cpus', 'memory', 'role', 'capabilities', 'env', 'volumes'] as const;
+export const FIELD_KEYS = ['image', 'backend', 'nics', 'cpus', 'memory', 'role', 'capabilities', 'env', 'volumes', 'devices'] as const;
 export const NODE_KEYS = [...FIELD_KEYS, 'kind', 'count'] as const;
 export const NIC_KEYS = ['network', 'address'] as const;
 
 export const NAME_RE = /^[a-z][a-z0-9-]*$/;
+/** A host device a container node may use (passed through as the same path). */
+export const DEVICE_RE = /^\/dev\/[\w.-]+(\/[\w.-]+)*$/;
 
 /** Lab names prefix Docker resource names and bridge labels: short, lowercase. */
 export function validateLabName(name: string): string | undefined {
@@ -107,6 +109,11 @@ function checkFields(obj: Obj, path: FieldPath, report: Report, into: NodeFields
     if (Array.isArray(obj.volumes) && obj.volumes.every((v) => typeof v === 'string' && /^\/[\w./-]*$/.test(v))) {
       into.volumes = obj.volumes as string[];
     } else report([...path, 'volumes'], 'must be a list of absolute directory paths, like [/srv/export]');
+  }
+  if (obj.devices !== undefined) {
+    if (Array.isArray(obj.devices) && obj.devices.every((d) => typeof d === 'string' && DEVICE_RE.test(d))) {
+      into.devices = obj.devices as string[];
+    } else report([...path, 'devices'], 'must be a list of host device paths under /dev, like [/dev/fuse]');
   }
   if (obj.env !== undefined) {
     if (isObj(obj.env) && Object.values(obj.env).every((x) => ['string', 'number', 'boolean'].includes(typeof x))) {

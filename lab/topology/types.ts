@@ -20,6 +20,8 @@ export interface NodeFields {
   env?: Record<string, string>;
   /** Directories backed by a per-node volume (host filesystem, kept across restarts of the node). */
   volumes?: string[];
+  /** Host devices passed into a container node at the same path (e.g. /dev/fuse for FUSE mounts). */
+  devices?: string[];
 }
 
 export interface NodeSpec extends NodeFields {
@@ -69,6 +71,8 @@ export interface PlannedNode {
   env: Record<string, string>;
   /** Directories backed by a per-node volume. */
   volumes?: string[];
+  /** Host devices passed through (container nodes only). */
+  devices?: string[];
 }
 
 export interface PlannedNetwork {

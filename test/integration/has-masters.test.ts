@@ -9,23 +9,15 @@ import { inspectMasters } from '../../lab/stacks/has/masters.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
-import { DOCROOT, watchdog } from '../../lab/stacks/has/traffic.ts';
+import { watchdog } from '../../lab/stacks/has/traffic.ts';
+import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
+import { EXPORT_PATH } from '../../lab/stacks/has/ganesha.ts';
 import { startDaemon, stopDaemon } from '../../lab/stacks/node-files.ts';
-import { hasLab, log, testBackend } from './helpers.ts';
+import { hasLab, log, testBackend, until } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
 const LAB = 'has-2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(250);
-  }
-}
 
 describe('HAS masters on has-2 (real lab)', function () {
   this.timeout(600_000);
@@ -133,16 +125,12 @@ describe('HAS masters on has-2 (real lab)', function () {
 
   it('an established long download survives a master kill', async () => {
     await until('m1 holds the VIP', 30_000, async () => (await holder()) === 'm1');
-    // A 5 MB file beside the node's own content, downloaded at 1 MB/s (≈5 s) by 2 clients: a
-    // load that leaves the weights alone. Under a load that moves buckets, a flow survives only
-    // if its bucket did not move (no connection sync between masters yet; see the README).
-    for (const n of cfg.traffic) {
-      await b.exec(LAB, n.name, [
-        'sh',
-        '-c',
-        `head -c 5000000 /dev/zero > ${DOCROOT}/halab-big.bin`,
-      ]);
-    }
+    // A 5 MB file beside the web content on the NFS export (the traffic nodes serve it through
+    // their FUSE mounts), downloaded at 1 MB/s (≈5 s) by 2 clients: a load that leaves the
+    // weights alone. Under a load that moves buckets, a flow survives only if its bucket did not
+    // move (the masters share no connection state; see the README).
+    const nfsOwner = (await inspectNfs(ctx, cfg)).owner!;
+    await b.exec(LAB, nfsOwner, ['sh', '-c', `head -c 5000000 /dev/zero > ${EXPORT_PATH}/halab-big.bin`]);
     const dl = b.exec(LAB, 'client', [
       'sh',
       '-c',

@@ -34,3 +34,16 @@ export function hasLab(lab: string, b: DockerBackend): { cfg: HasConfig; ctx: St
   if (!plan) throw new Error(`lab ${lab} has no saved plan: is it up?`);
   return { cfg: hasConfig(plan), ctx: { plan, backend: b, log, stateDir: labStateDir(lab) } };
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `probe` every 250 ms until it returns something truthy; fail after timeoutMs naming `what`. */
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(250);
+  }
+}

@@ -129,6 +129,16 @@ vip: 198.18.1.12
       expect([p.line, p.column]).to.deep.equal([6, 28]);
       expect(p.message).to.match(/number of cores/);
     });
+    it('devices: host paths under /dev, merged from kind and node, container nodes only', () => {
+      const { plan } = analyseTopology(NETS + 'kinds:\n  k: { nics: [lan1], devices: [/dev/fuse] }\nnodes:\n  a: { kind: k, devices: [/dev/net/tun] }\n  b: { nics: [lan1] }\n', F);
+      expect(plan.nodes.map((n) => n.devices)).to.deep.equal([['/dev/fuse', '/dev/net/tun'], []]);
+      const bad = at(NETS + 'nodes:\n  a: { nics: [lan1], devices: [fuse] }\n', 'nodes.a.devices');
+      expect([bad.line, bad.column]).to.deep.equal([6, 31]);
+      expect(bad.message).to.match(/under \/dev/);
+      const vm = at(NETS + 'kinds:\n  k: { nics: [lan1], backend: vm, devices: [/dev/fuse] }\nnodes:\n  a: { kind: k }\n', 'kinds.k.devices');
+      expect(vm.line).to.equal(6);
+      expect(vm.message).to.match(/container nodes; node 'a' is a vm/);
+    });
     it('bad count', () => {
       expect(at(NETS + 'nodes:\n  a: { nics: [lan1], count: 0 }\n', 'nodes.a.count').message).to.match(/whole number/);
     });

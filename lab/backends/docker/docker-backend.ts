@@ -107,7 +107,7 @@ export class DockerBackend implements Backend {
           Target: target,
           VolumeOptions: { NoCopy: false, Labels: { [LAB_LABEL]: plan.lab, [NODE_LABEL]: node.name }, DriverConfig: { Name: 'local', Options: {} } },
         })),
-        Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }],
+        Devices: (node.devices ?? []).map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
         // Lab nodes run halab's own images and real daemons that need syscalls Docker's default
         // profiles block (nfs-ganesha: open_by_handle_at; FUSE mounts).
         SecurityOpt: ['apparmor=unconfined', 'seccomp=unconfined'],

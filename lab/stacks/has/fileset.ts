@@ -65,6 +65,11 @@ export function fileSetTar(seed: number, count: number, meanBytes: number): Prom
   return t;
 }
 
+/** The marker a file set writes in its root (.fileset), naming its seed, count and mean. */
+export function fileSetKey(files: { seed: number; count: number; meanBytes: number }): string {
+  return `${files.seed}/${files.count}/${files.meanBytes}`;
+}
+
 /** Put the file set under `root` in a node unless its marker says it is there already. */
 export async function installFileSet(
   backend: import('../../backends/backend.ts').Backend,
@@ -73,7 +78,7 @@ export async function installFileSet(
   root: string,
   files: { seed: number; count: number; meanBytes: number },
 ): Promise<void> {
-  const key = `${files.seed}/${files.count}/${files.meanBytes}`;
+  const key = fileSetKey(files);
   const have = await backend.exec(lab, node, ['cat', `${root}/.fileset`], { check: false });
   if (have.stdout.trim() === key) return;
   await backend.putArchive(lab, node, root, await fileSetTar(files.seed, files.count, files.meanBytes));

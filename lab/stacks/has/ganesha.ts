@@ -30,14 +30,15 @@ use chroot = no
 }
 
 /**
- * The non-owner pulls the owner's export every `periodSeconds` (the thesis syncs the masters'
- * NFS content with rsync). What a client wrote to the owner in the last period can be lost on a
- * takeover; the web content is written once at deploy, so nothing is lost in practice.
+ * The non-owner pulls the export from the owner (through the floating IP, so it never pulls from a
+ * server that lost it, nor an empty one over the primary's content) every `periodSeconds` (the
+ * thesis syncs the masters' NFS content with rsync). What a client wrote to the owner in the last
+ * period can be lost on a takeover; the web content is written once at deploy.
  */
-export function syncLoop(peerAddress: string, floatingIp: string, periodSeconds: number): string {
+export function syncLoop(floatingIp: string, periodSeconds: number): string {
   return `while sleep ${periodSeconds}; do
   if ! ip -o addr show | grep -q " ${floatingIp}/"; then
-    rsync -a --delete --timeout=5 rsync://${peerAddress}/export/ ${EXPORT_PATH}/ 2>/dev/null
+    rsync -a --delete --timeout=5 rsync://${floatingIp}/export/ ${EXPORT_PATH}/ 2>/dev/null
   fi
 done`;
 }

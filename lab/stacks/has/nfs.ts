@@ -1,12 +1,14 @@
 // HA-NFS (thesis 003 §3.15): two nfs-ganesha servers with the same export kept in sync by rsync,
 // the NFS service on a floating IP held by keepalived (VRRP, its own router id, unicast) that
-// moves to the surviving server on failure. Content: the same file set the traffic nodes serve.
+// moves to the surviving server on failure. Content: the web file set, generated onto the primary's
+// export; the standby mirrors it.
 import type { StackContext } from '../stack.ts';
 import type { PlannedNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { putFile, startDaemon } from '../node-files.ts';
 import type { HasConfig } from './config.ts';
-import { installFileSet } from './fileset.ts';
+import { FILESET_ROOT, fileSetKey, installFileSet } from './fileset.ts';
+import { DOCROOT } from './traffic.ts';
 import { EXPORT_PATH, PSEUDO_PATH, ganeshaConf, rsyncdConf, syncLoop } from './ganesha.ts';
 import { KEEPALIVED_CONF_PATH, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript } from './vrrp.ts';
 
@@ -20,14 +22,16 @@ function nicOn(node: PlannedNode, network: string) {
   return nic;
 }
 
-async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode, peer: PlannedNode, priority: number): Promise<void> {
+async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode, peer: PlannedNode, primary: boolean): Promise<void> {
+  const priority = primary ? 150 : 100;
   const { backend } = ctx;
   const lab = cfg.lab;
   const nic = nicOn(self, cfg.nfsVipNetwork);
   const peerNic = nicOn(peer, cfg.nfsVipNetwork);
   // ganesha's VFS backend needs file handles, which overlayfs (the container's root) lacks: the
-  // export must be a volume (topology: volumes: [/srv/export]). Content is written on both
-  // servers; rsync keeps them equal afterwards.
+  // export must be a volume (topology: volumes: [/srv/export]). The file set is generated on both
+  // (the same bytes and mtimes): a first rsync pass of 6,200 files under a 0.25-core cap took
+  // minutes. The standby's rsync loop then keeps it a mirror of whatever the owner holds.
   const fs = await backend.exec(lab, self.name, ['stat', '-f', '-c', '%T', EXPORT_PATH], { check: false });
   if (fs.stdout.trim() === 'overlayfs') {
     throw new UserError(`${self.name}: ${EXPORT_PATH} is on overlayfs; give the nfs kind 'volumes: [${EXPORT_PATH}]' in the topology`);
@@ -44,7 +48,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
     name: 'ganesha',
     argv: ['ganesha.nfsd', '-F', '-f', '/etc/ganesha/ganesha.conf', '-L', '/var/log/halab/ganesha.log', '-p', '/run/ganesha/ganesha.pid', '-N', 'NIV_EVENT'],
   });
-  await startDaemon(backend, lab, self.name, { name: 'nfs-sync', argv: ['sh', '-c', syncLoop(peerNic.address, cfg.nfsVip, SYNC_PERIOD_SECONDS)] });
+  await startDaemon(backend, lab, self.name, { name: 'nfs-sync', argv: ['sh', '-c', syncLoop(cfg.nfsVip, SYNC_PERIOD_SECONDS)] });
   await putFile(backend, lab, self.name, NOTIFY_SCRIPT_PATH, notifyScript(self.name), '0755');
   const conf = keepalivedConf({
     lab,
@@ -75,34 +79,63 @@ export async function deployNfs(ctx: StackContext, cfg: HasConfig): Promise<void
   }
   if (cfg.nfs.length !== 2) throw new UserError(`HA-NFS needs exactly 2 nodes of role nfs (found ${cfg.nfs.length})`);
   const [a, b] = cfg.nfs as [PlannedNode, PlannedNode];
-  await Promise.all([deployServer(ctx, cfg, a, b, 150), deployServer(ctx, cfg, b, a, 100)]);
+  await Promise.all([deployServer(ctx, cfg, a, b, true), deployServer(ctx, cfg, b, a, false)]);
   // Ready when the floating IP is up on one server and NFS answers on it.
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const { owner } = await inspectNfs(ctx, cfg);
     if (owner) {
       const r = await ctx.backend.exec(cfg.lab, owner, ['sh', '-c', `nfs-ls 'nfs://${cfg.nfsVip}${PSEUDO_PATH}?version=4' >/dev/null`], { check: false });
-      if (r.exitCode === 0) return;
+      if (r.exitCode === 0) return waitForMirror(ctx, cfg, owner === a.name ? b : a);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new UserError(`HA-NFS did not come up on ${cfg.nfsVip} within 30 s (see /var/log/halab/ganesha.log in ${a.name})`);
 }
 
+/** The standby must hold the content before it can take over: wait for its first rsync pass. */
+async function waitForMirror(ctx: StackContext, cfg: HasConfig, standby: PlannedNode): Promise<void> {
+  const want = `${fileSetKey(cfg.files)}\n${cfg.files.count}`;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    // rsync copies the marker (.fileset sorts first) before the files: count them too.
+    const r = await ctx.backend.exec(
+      cfg.lab,
+      standby.name,
+      ['sh', '-c', `cat ${EXPORT_PATH}/.fileset; find ${EXPORT_PATH}${FILESET_ROOT} -name 'f*.html' | wc -l`],
+      { check: false },
+    );
+    if (r.stdout.trim() === want) return;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new UserError(`${standby.name}: the rsync mirror of the NFS export did not arrive within 120 s (see /var/log/halab/nfs-sync.log)`);
+}
+
 export async function inspectNfs(ctx: StackContext, cfg: HasConfig): Promise<{ owner: string | null; lines: string[] }> {
   const lines: string[] = [];
   let owner: string | null = null;
+  // A node that is down (the fault under test) cannot be exec'd into: it is simply not the owner.
+  const run = (node: string, script: string) => ctx.backend.exec(cfg.lab, node, ['sh', '-c', script], { check: false }).catch(() => null);
   for (const n of cfg.nfs) {
-    const r = await ctx.backend.exec(
-      cfg.lab,
-      n.name,
-      ['sh', '-c', `ip -o addr show | grep -q " ${cfg.nfsVip}/" && echo owner; pidof ganesha.nfsd >/dev/null && echo ganesha; ls ${EXPORT_PATH}/files 2>/dev/null | wc -l`],
-      { check: false },
-    );
+    const r = await run(n.name, `ip -o addr show | grep -q " ${cfg.nfsVip}/" && echo owner; pidof ganesha.nfsd >/dev/null && echo ganesha; ls ${EXPORT_PATH}/files 2>/dev/null | wc -l`);
+    if (!r) {
+      lines.push(`${n.name}: not running`);
+      continue;
+    }
     const out = r.stdout.split('\n');
     const holds = out.includes('owner');
     if (holds) owner = owner ? `${owner}+${n.name}` : n.name;
     lines.push(`${n.name}: ${holds ? `holds ${cfg.nfsVip}` : 'standby'}, ganesha ${out.includes('ganesha') ? 'running' : 'NOT running'}, ${out.at(-2) ?? '?'} export dirs`);
+  }
+  // The clients: each traffic node's FUSE mount of the export and its reconnects so far.
+  for (const n of cfg.traffic) {
+    const r = await run(n.name, `grep -qs ' ${DOCROOT} fuse' /proc/mounts && echo mounted; grep -cs '"type":"reconnect"' /var/log/halab/nfs-fuse.log || true`);
+    if (!r) {
+      lines.push(`${n.name}: not running`);
+      continue;
+    }
+    const out = r.stdout.split('\n');
+    lines.push(`${n.name}: ${out.includes('mounted') ? `${DOCROOT} mounted from ${cfg.nfsVip}` : `${DOCROOT} NOT an NFS mount`}, ${out.at(-2) || 0} reconnects`);
   }
   return { owner, lines };
 }

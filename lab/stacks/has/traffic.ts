@@ -1,12 +1,16 @@
 // Traffic (web) nodes: Apache 2 serving the file set over HTTP and TLS with an X-Served-By header
 // and /health, restarted by a watchdog if it dies (the thesis's cron job), and the traffic client
-// daemon reporting the node's load index to the traffic manager on the masters.
+// daemon reporting the node's load index to the traffic manager on the masters. The content comes
+// from the HA-NFS export, mounted on the document root by halab-nfsfuse (images/traffic/nfsfuse);
+// without NFS servers in the lab each node gets a local copy instead.
 import { fileURLToPath } from 'node:url';
 import type { StackContext } from '../stack.ts';
 import type { PlannedNode } from '../../topology/types.ts';
 import { installDaemon, putFile, startDaemon } from '../node-files.ts';
+import { UserError } from '../../util/errors.ts';
 import type { HasConfig } from './config.ts';
-import { generateFileSet, installFileSet } from './fileset.ts';
+import { fileSetKey, generateFileSet, installFileSet } from './fileset.ts';
+import { PSEUDO_PATH } from './ganesha.ts';
 
 export const DOCROOT = '/srv/www';
 const TC_ENTRY = fileURLToPath(new URL('./daemons/traffic-client.ts', import.meta.url));
@@ -19,6 +23,10 @@ export function apacheSite(node: string, docroot: string): string {
     <Directory ${docroot}>
         Options -Indexes
         Require all granted
+        # The docroot is a FUSE mount of NFS: a mapped page whose read fails would kill the
+        # worker with SIGBUS, and sendfile skips Apache's own error handling; read() instead.
+        EnableMMAP Off
+        EnableSendfile Off
     </Directory>
     <Files "health.txt">
         Require all granted
@@ -66,10 +74,54 @@ export const watchdog = (periodSeconds: number) => `while sleep ${periodSeconds}
   fi
 done`;
 
+/**
+ * FUSE options of the content mount. Read-only web content: the kernel caches attributes and
+ * entries for a second and keeps file pages until a file's mtime or size changes (auto_cache);
+ * missing names are not cached, so a file added on the server is served at once.
+ */
+export const FUSE_OPTIONS = 'ro,allow_other,auto_cache,attr_timeout=1,entry_timeout=1,negative_timeout=0,max_threads=16';
+/** RPC timeout of the FUSE client: how long a lost server stalls a call before it reconnects. */
+export const NFS_RPC_TIMEOUT_MS = 300;
+
+/** Mount the NFS export (through its floating IP) on the docroot and wait until it serves the file set. */
+async function mountContent(ctx: StackContext, cfg: HasConfig, node: PlannedNode): Promise<void> {
+  const { backend } = ctx;
+  const lab = cfg.lab;
+  // A client that died leaves its mount point dead ("transport endpoint is not connected").
+  await backend.exec(lab, node.name, [
+    'sh',
+    '-c',
+    `mkdir -p ${DOCROOT}; kill -0 "$(cat /run/halab/nfs-fuse.pid 2>/dev/null)" 2>/dev/null || fusermount3 -uz ${DOCROOT} 2>/dev/null; true`,
+  ]);
+  // Supervised: libnfs 4.0 has been seen to crash (a segfault inside libnfs) during a server
+  // failover; a restart on the same mount point costs a short outage instead of the node's content.
+  const client = `halab-nfsfuse ${cfg.nfsVip} ${PSEUDO_PATH} ${DOCROOT} -f -o ${FUSE_OPTIONS}`;
+  await startDaemon(backend, lab, node.name, {
+    name: 'nfs-fuse',
+    argv: [
+      'sh',
+      '-c',
+      `while :; do fusermount3 -uz ${DOCROOT} 2>/dev/null; ${client}; s=$?; echo "{\\"t\\":$(date +%s%3N),\\"source\\":\\"nfs-fuse\\",\\"type\\":\\"exit\\",\\"status\\":$s}" >&2; sleep 0.2; done`,
+    ],
+    env: { NFSFUSE_TIMEOUT_MS: String(NFS_RPC_TIMEOUT_MS) },
+  });
+  const want = fileSetKey(cfg.files);
+  const deadline = Date.now() + 60_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await backend.exec(lab, node.name, ['cat', `${DOCROOT}/.fileset`], { check: false });
+    if (r.stdout.trim() === want) return;
+    last = (r.stdout + r.stderr).trim();
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  throw new UserError(`${node.name}: the NFS mount ${cfg.nfsVip}:${PSEUDO_PATH} on ${DOCROOT} did not serve the file set within 60 s (${last}; see /var/log/halab/nfs-fuse.log)`);
+}
+
 async function deployOne(ctx: StackContext, cfg: HasConfig, node: PlannedNode): Promise<void> {
   const { backend } = ctx;
   const lab = cfg.lab;
-  await installFileSet(backend, lab, node.name, DOCROOT, cfg.files);
+  if (cfg.nfs.length > 0) await mountContent(ctx, cfg, node);
+  else await installFileSet(backend, lab, node.name, DOCROOT, cfg.files);
   await putFile(backend, lab, node.name, '/etc/halab/health.txt', `ok ${node.name}\n`);
   await putFile(backend, lab, node.name, '/etc/apache2/sites-available/halab.conf', apacheSite(node.name, DOCROOT));
   await putFile(backend, lab, node.name, '/etc/apache2/conf-available/halab-mpm.conf', APACHE_MPM);
