@@ -36,7 +36,7 @@ export const VM_CONFIG_LABEL = 'halab.vm.config';
 export const DEFAULT_VM_MEMORY_MIB = 256;
 /** Memory the container needs on top of the guest's RAM (QEMU itself, TCG cache, launch.mjs). */
 const CONTAINER_OVERHEAD_MIB = 192;
-const READY_TIMEOUT_MS = Number(process.env.HALAB_VM_READY_TIMEOUT_MS ?? 240_000);
+const READY_TIMEOUT_MS = Number(process.env.HALAB_VM_READY_TIMEOUT_MS ?? 600_000);
 
 /** What the guest is configured with after each boot (kept in a container label: survives stop/start). */
 export interface VmConfig {
