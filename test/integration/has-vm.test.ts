@@ -45,7 +45,7 @@ describe('HAS stack on VM masters (has-vm, real lab)', function () {
 
   it('a kill of the VM holding the VIP moves it to the other VM; requests are served again', async () => {
     const url = `http://${cfg.vip}${cfg.health.path}`;
-    const r = await probeAround(b, { lab: LAB, client: 'client', url, durationMs: 8000, timeoutMs: 1000 }, 2000, () => b.kill(LAB, 'm1'));
+    const r = await probeAround(b, { lab: LAB, client: 'client', url, durationMs: 12000, timeoutMs: 1000 }, 5000, () => b.kill(LAB, 'm1'));
     expect((await b.inspect(LAB, 'm1')).state).to.not.equal('running');
     expect(await holder()).to.deep.equal(['m2']);
     const before = r.records.filter((x) => x.t < r.faultAt);
