@@ -9,3 +9,4 @@ registerBenchmark('availability-model', async () => (await import('./availabilit
 registerBenchmark('has-failover', async () => (await import('./has-failover/bench.ts')).hasFailoverBenchmark);
 registerBenchmark('has-baseline', async () => (await import('./has-baseline/bench.ts')).hasBaselineBenchmark);
 registerBenchmark('has-scaling', async () => (await import('./has-scaling/bench.ts')).hasScalingBenchmark);
+registerBenchmark('vm-failover', async () => (await import('./vm-failover/bench.ts')).vmFailoverBenchmark);

@@ -1,10 +1,11 @@
 // VM boot benchmark: boot-to-ready time and memory of VM nodes (QEMU under TCG), beside the env
 // note's bare measurement (busybox initramfs to a marker: 6–9 s, ~200 MiB RSS).
-//   npx tsx benchmarks/vm-boot/bench.ts [TOPOLOGY] [--trials N] [--json]
-// Default topology: the dev-vm fixture (one VM node + one container). With topologies/has-vm.yaml
-// it measures the has-vm lab (two master VMs + containers, nodes only, no stack).
-// "Ready" = the container started → the guest agent answers → NICs and /etc/hosts configured.
-// Cold boot = the first `up` (new overlay disk); warm boot = stop (guest poweroff) + start.
+//   halab bench vm-boot [TOPOLOGY] [--trials N] [--lab LAB_TOPOLOGY|none] [--quick] [--json]
+// 1. One VM node: TOPOLOGY (default the dev-vm fixture: one VM node + one container), nodes only.
+//    "Ready" = the container started → the guest agent answers → NICs, /etc/hosts, clock set.
+//    Cold boot = the first `up` (new overlay disk); warm boot = stop (guest poweroff) + start.
+// 2. A whole lab with VM nodes and its stack (default topologies/has-vm.yaml): `up` until the stack
+//    says the service answers, split into nodes / stack, and every node's memory (cgroup).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labDownByName, labUp, openBackend } from '../../lab/lab.ts';
@@ -33,10 +34,32 @@ function bootReports(lab: string): VmBootReport[] {
   }
 }
 
+/** The value after `--name` in args, and the positional arguments (pure). */
+export function benchArgs(args: string[], valued: string[]): { positional: string[]; get(name: string): string | undefined } {
+  const positional: string[] = [];
+  const values = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (valued.includes(a)) values.set(a, args[++i] ?? '');
+    else if (!a.startsWith('--')) positional.push(a);
+  }
+  return { positional, get: (name) => values.get(name) };
+}
+
 export async function runVmBootBench(opts: BenchOptions): Promise<BenchSummary> {
-  const file = opts.args.find((a) => !a.startsWith('--')) ?? 'test/fixtures/labs/dev-vm.yaml';
-  const ti = opts.args.indexOf('--trials');
-  const trials = ti >= 0 ? Number(opts.args[ti + 1]) : opts.quick ? 1 : 3;
+  const a = benchArgs(opts.args, ['--trials', '--lab']);
+  const file = a.positional[0] ?? 'test/fixtures/labs/dev-vm.yaml';
+  const trials = a.get('--trials') !== undefined ? Number(a.get('--trials')) : opts.quick ? 1 : 3;
+  const labFile = a.get('--lab') ?? 'topologies/has-vm.yaml';
+  const node = await nodeBoot(opts, file, trials);
+  if (labFile === 'none') return node;
+  const lab = await labBoot(opts, labFile);
+  node.rows.push(...lab.rows);
+  Object.assign(node.conditions, lab.conditions);
+  return node;
+}
+
+async function nodeBoot(opts: BenchOptions, file: string, trials: number): Promise<BenchSummary> {
   const { plan } = await loadTopologyFile(file);
   const vms = plan.nodes.filter((n) => n.backend === 'vm');
   if (!vms.length) throw new Error(`${file} has no VM node (backend: vm)`);
@@ -45,6 +68,7 @@ export async function runVmBootBench(opts: BenchOptions): Promise<BenchSummary> 
   const vmBackend = (backend as MixedBackend).vm;
 
   try {
+    const load0 = loadavg();
     opts.log.info(`cold: halab up ${file} (nodes only; images and VM disks built first if missing) …`);
     let t = performance.now();
     const up = await labUp(file, opts.log, { skipStack: true });
@@ -90,8 +114,8 @@ export async function runVmBootBench(opts: BenchOptions): Promise<BenchSummary> 
         'VM nodes': vms.length,
         'guest RAM': `${cold[0]?.memoryMiB ?? '?'} MiB, 1 vCPU, TCG (no KVM)`,
         'VM boots at once': process.env.HALAB_VM_BOOT_CONCURRENCY ?? '2',
-        'ready means': 'container start → guest agent answers → NICs and /etc/hosts configured',
-        'host load (1 min) at end': readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!,
+        'ready means': 'container start → guest agent answers → NICs, /etc/hosts and clock set',
+        'host load 1/5/15 min, node phase start → end': `${load0} → ${loadavg()}`,
         'images built in this run': up.images.filter((i) => i.action === 'built').length,
       },
       rows,
@@ -106,9 +130,52 @@ export async function runVmBootBench(opts: BenchOptions): Promise<BenchSummary> 
   }
 }
 
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** A whole lab with VM nodes, stack included: time to the service answering, and memory per node. */
+async function labBoot(opts: BenchOptions, file: string): Promise<Pick<BenchSummary, 'rows' | 'conditions'>> {
+  const { plan } = await loadTopologyFile(file);
+  const backend = await openBackend(opts.log);
+  if ((await backend.listResources(plan.lab)).length) throw new Error(`lab ${plan.lab} is up: take it down first (halab down ${plan.lab})`);
+  const load0 = loadavg();
+  try {
+    opts.log.info(`lab: halab up ${file} (nodes + stack ${plan.stack ?? '(none)'}) …`);
+    const up = await labUp(file, opts.log);
+    const boots = bootReports(plan.lab);
+    const mem = await Promise.all(plan.nodes.map(async (n) => ({ node: n, bytes: (await backend.stats(plan.lab, n.name)).memoryBytes })));
+    const sum = (vm: boolean) => mem.filter((m) => (m.node.backend === 'vm') === vm).reduce((a, m) => a + m.bytes, 0) / MiB;
+    const nVm = mem.filter((m) => m.node.backend === 'vm').length;
+    const rows: BenchRow[] = [
+      { figure: `lab up to service ready (nodes + stack), ${plan.lab}`, measured: up.seconds.total, unit: 's', verdict: 'info', note: `nodes ${up.seconds.nodes.toFixed(1)} s, NIC check ${up.seconds.verify.toFixed(1)} s, stack ${up.seconds.stack.toFixed(1)} s` },
+      {
+        figure: `VM boot to ready in the lab (median of ${boots.length}), ${plan.lab}`,
+        measured: boots.length ? median(boots.map((b) => b.bootSeconds)) : null,
+        unit: 's',
+        verdict: 'info',
+        trials: boots.length,
+        ...(boots.length ? { spread: { min: Math.min(...boots.map((b) => b.bootSeconds)), p95: Math.max(...boots.map((b) => b.bootSeconds)), max: Math.max(...boots.map((b) => b.bootSeconds)) } } : {}),
+        note: boots.map((b) => `${b.node} ${b.bootSeconds.toFixed(1)} s`).join(', '),
+      },
+      { figure: `memory of the VM nodes (${nVm}), ${plan.lab}`, measured: sum(true), unit: 'MiB', verdict: 'info', note: 'node containers\' cgroups: QEMU (guest RAM + TCG cache) + launcher' },
+      { figure: `memory of the container nodes (${plan.nodes.length - nVm}), ${plan.lab}`, measured: sum(false), unit: 'MiB', verdict: 'info' },
+      { figure: `memory of the lab, ${plan.lab}`, measured: sum(true) + sum(false), unit: 'MiB', verdict: 'info', note: mem.map((m) => `${m.node.name} ${(m.bytes / MiB).toFixed(0)}`).join(', ') },
+    ];
+    return {
+      rows,
+      conditions: {
+        'lab topology': file,
+        'lab nodes': `${plan.nodes.length} (${nVm} VMs)`,
+        'host load 1/5/15 min, lab phase start → end': `${load0} → ${loadavg()}`,
+      },
+    };
+  } finally {
+    await labDownByName(plan.lab, silentLogger, backend).catch(() => {});
+  }
+}
+
 export const vmBootBenchmark: Benchmark = {
   name: 'vm-boot',
-  description: 'boot-to-ready time and memory of VM nodes (QEMU/TCG), default the dev-vm fixture; pass topologies/has-vm.yaml for that lab',
+  description: 'boot-to-ready time and memory of one VM node (dev-vm fixture), then of the has-vm lab with its stack (--lab none skips it)',
   run: runVmBootBench,
 };
 

@@ -1,5 +1,10 @@
 // Node faults: kill (SIGKILL of the container), stop (graceful), pause (cgroup freezer), restart.
+// On a VM node the backend does the VM's version (lab/backends/vm/README.md: kill = the node
+// container with QEMU in it, stop = guest poweroff, pause = QMP stop; restart boots the guest).
 import type { FaultKind } from './fault.ts';
+
+/** A VM node (backend: vm) is acted on through its QEMU: the actions say so. */
+const isVm = (ctx: Parameters<FaultKind['prepare']>[0], node: string) => ctx.plan.nodes.find((n) => n.name === node)?.backend === 'vm';
 
 async function state(ctx: Parameters<FaultKind['prepare']>[0], node: string) {
   return { state: (await ctx.backend.inspect(ctx.lab, node)).state };
@@ -9,7 +14,7 @@ export const nodeKill: FaultKind = {
   kind: 'node-kill',
   layer: 'container (docker kill: every process SIGKILLed, network namespace gone)',
   prepare: (ctx, node) => ({
-    actions: [`docker kill ${ctx.lab}-${node}`],
+    actions: [isVm(ctx, node) ? `docker kill ${ctx.lab}-${node} (the VM's container: QEMU dies with it, a power cut)` : `docker kill ${ctx.lab}-${node}`],
     inverse: { type: 'node-start', node },
     act: () => ctx.backend.kill(ctx.lab, node),
     verify: () => state(ctx, node),
@@ -20,7 +25,7 @@ export const nodeStop: FaultKind = {
   kind: 'node-stop',
   layer: 'container (docker stop: SIGTERM, then SIGKILL after 2 s)',
   prepare: (ctx, node) => ({
-    actions: [`docker stop -t 2 ${ctx.lab}-${node}`],
+    actions: [isVm(ctx, node) ? `guest poweroff through the agent (keepalived says goodbye), then docker stop ${ctx.lab}-${node}` : `docker stop -t 2 ${ctx.lab}-${node}`],
     inverse: { type: 'node-start', node },
     act: () => ctx.backend.stop(ctx.lab, node, 2),
     verify: () => state(ctx, node),
@@ -31,7 +36,7 @@ export const nodePause: FaultKind = {
   kind: 'node-pause',
   layer: 'container (cgroup freezer: processes frozen; the kernel still answers ICMP/ARP)',
   prepare: (ctx, node) => ({
-    actions: [`docker pause ${ctx.lab}-${node}`],
+    actions: [isVm(ctx, node) ? `QMP stop on ${ctx.lab}-${node} (vCPUs halt: guest kernel and daemons frozen)` : `docker pause ${ctx.lab}-${node}`],
     inverse: { type: 'node-resume', node },
     act: () => ctx.backend.pause(ctx.lab, node),
     verify: () => state(ctx, node),

@@ -86,3 +86,59 @@ describe('VM backend: guest set-up and disk cache', () => {
     expect(diskFileName('halab/master', 'sha256:aa', 'sha256:vm2')).to.not.equal(a);
   });
 });
+
+describe('VM backend: guest clock shift', () => {
+  it('moves the clock relative to the guest\'s own reading, in nanoseconds, either way', async () => {
+    const { shiftClockScript } = await import('../../lab/backends/vm/guest-exec.ts');
+    expect(shiftClockScript(1500.25)).to.include('+ (1500250000)');
+    expect(shiftClockScript(-2)).to.include('+ (-2000000)');
+    // Run the real script with `date` stubbed: it reads the clock once and sets SEC.NSEC (nine digits).
+    const { execa } = await import('execa');
+    const stub = 'date() { case "$1" in +%s%N) echo 1700000000100000000 ;; -s) echo "$2" >&2 ;; esac; }; ';
+    const r = await execa('sh', ['-c', stub + shiftClockScript(-250)]);
+    expect(r.stderr).to.equal('@1699999999.850000000');
+  });
+});
+
+describe('vm-failover bench: container twin and trials', () => {
+  const text = `name: x
+networks: { lan1: { subnet: 198.18.150.0/24 } }
+kinds:
+  master: { image: halab/master, backend: vm, nics: [lan1] }   # the VM masters
+  web: { image: halab/traffic, nics: [lan1] }
+nodes:
+  m1: { kind: master }
+  m2: { kind: master, backend: vm }
+  w: { kind: web, backend: container }
+`;
+  it('turns every backend: vm into container and keeps the rest (comments included)', async () => {
+    const { containerTwin } = await import('../../benchmarks/vm-failover/twin.ts');
+    const { analyseTopology } = await import('../../lab/topology/index.ts');
+    const t = containerTwin(text);
+    expect(t.replaced).to.equal(2);
+    expect(t.text).to.include('# the VM masters');
+    const vm = analyseTopology(text, 'x.yaml').plan;
+    const ct = analyseTopology(t.text, 'twin.yaml').plan;
+    expect(vm.nodes.filter((n) => n.backend === 'vm').map((n) => n.name)).to.deep.equal(['m1', 'm2']);
+    expect(ct.nodes.every((n) => n.backend === 'container')).to.equal(true);
+    const strip = (p: typeof vm) => p.nodes.map(({ backend: _b, ...n }) => n);
+    expect(strip(ct)).to.deep.equal(strip(vm));
+    expect(ct.lab).to.equal(vm.lab);
+  });
+
+  it('repeats the scenario\'s fault N times, stretching the workload to keep its tail', async () => {
+    const { withTrials } = await import('../../benchmarks/vm-failover/bench.ts');
+    const s = {
+      name: 's', file: 's.yaml', topology: 't.yaml', seed: 1, thresholds: [],
+      workload: { url: 'http://{vip}/', intervalMs: 10, timeoutMs: 300 },
+      duration: 200,
+      timeline: [{ at: 4, fault: 'node-kill', target: 'master:active', duration: 8, repeat: 3, every: 90, params: {} }],
+    };
+    const five = withTrials(s, 5);
+    expect(five.timeline[0]!.repeat).to.equal(5);
+    // last window ended at 4 + 2·90 + 8 = 192 (tail 8 s); now 4 + 4·90 + 8 = 372, + 8.
+    expect(five.duration).to.equal(380);
+    expect(withTrials(s, 1).duration).to.equal(20);
+    expect(() => withTrials({ ...s, timeline: [...s.timeline, s.timeline[0]!] }, 2)).to.throw(/one fault/);
+  });
+});

@@ -1,7 +1,8 @@
 // halab guest exec agent. Speaks newline-delimited JSON on a virtio-serial port (halab.agent),
 // which QEMU exposes as a unix socket inside the VM node's container. Out of band: it never uses
 // the lab NICs, so exec keeps working while a NIC is down or the node is partitioned.
-//   request  {"id":"…","ping":true}                    → {"id":"…","pong":true,"uptime":s}
+//   request  {"id":"…","ping":true}                    → {"id":"…","pong":true,"uptime":s,"now":ms}
+//            (now: the guest's wall clock, read in this process: the host sets the guest clock from it)
 //   request  {"id":"…","cmd":["ip","addr"],"env":{},"stdin":"<base64>","timeoutMs":0,"user":"root","cwd":"/"}
 //   response {"id":"…","code":0,"signal":null,"stdout":"<base64>","stderr":"<base64>"}
 // Requests run concurrently; a response whose host side went away is discarded by the host (ids).
@@ -26,7 +27,7 @@ if (!port) {
     } catch {
       return;
     }
-    if (req.ping) return send({ id: req.id, pong: true, uptime: Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) });
+    if (req.ping) return send({ id: req.id, pong: true, uptime: Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]), now: Date.now() });
     run(req).then(send, (e) => send({ id: req.id, code: 127, signal: null, stdout: '', stderr: Buffer.from(String(e?.message ?? e)).toString('base64') }));
   });
   rl.on('close', () => process.exit(3));

@@ -7,11 +7,12 @@ import { LAB_LABEL, NODE_LABEL, ROLE_LABEL } from '../backend.ts';
 import type { LabPlan, PlannedNode } from '../../topology/types.ts';
 import { bridgeName, containerName, networkName } from './names.ts';
 import { execInContainer, type ExecStreamOptions } from './exec.ts';
+import { createNodeContainer, NICS_LABEL } from './node-container.ts';
 import { readContainerCgroup } from './cgroup.ts';
 import { UserError } from '../../util/errors.ts';
 
 export const NETWORK_LABEL = 'halab.network';
-export const NICS_LABEL = 'halab.nics';
+export { NICS_LABEL };
 
 const labFilter = (lab: string) => ({ label: [`${LAB_LABEL}=${lab}`] });
 
@@ -74,30 +75,20 @@ export class DockerBackend implements Backend {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    const [first, ...rest] = node.nics;
-    if (!first) throw new UserError(`Node ${node.name} has no NIC`);
     // Every node knows every other node by name (first NIC's address), as on a real cluster's /etc/hosts.
     const extraHosts = plan.nodes.filter((n) => n.nics[0]).map((n) => `${n.name}:${n.nics[0]!.address}`);
-    const created = await this.docker.createContainer({
-      name,
+    const created = await createNodeContainer(this.docker, plan, node, {
       Hostname: node.name,
       Image: node.image,
       // Pid files of halab's daemons are stale after a restart of the node (pids are reused).
       Cmd: ['sh', '-c', 'rm -rf /run/halab; exec sleep infinity'],
       Env: Object.entries(node.env).map(([k, v]) => `${k}=${v}`),
-      Labels: {
-        [LAB_LABEL]: plan.lab,
-        [NODE_LABEL]: node.name,
-        [ROLE_LABEL]: node.role,
-        [NICS_LABEL]: node.nics.map((n) => `${n.ifname}=${n.network}`).join(','),
-      },
       StopTimeout: 2,
       HostConfig: {
         Init: true,
         CapAdd: node.capabilities,
         NanoCpus: node.cpus ? Math.round(node.cpus * 1e9) : undefined,
         Memory: node.memoryBytes,
-        NetworkMode: networkName(plan.lab, first.network),
         ExtraHosts: extraHosts,
         // Per-node volumes (labelled with the lab, removed by down) for data that needs a real
         // filesystem (NFS exports need file handles, which overlayfs lacks).
@@ -112,19 +103,7 @@ export class DockerBackend implements Backend {
         // profiles block (nfs-ganesha: open_by_handle_at; FUSE mounts).
         SecurityOpt: ['apparmor=unconfined', 'seccomp=unconfined'],
       },
-      NetworkingConfig: {
-        EndpointsConfig: {
-          [networkName(plan.lab, first.network)]: { IPAMConfig: { IPv4Address: first.address }, Aliases: [node.name] },
-        },
-      },
     });
-    // Attach the other NICs before start: attachment order is interface order (eth0, eth1, …).
-    for (const nic of rest) {
-      await this.docker.getNetwork(networkName(plan.lab, nic.network)).connect({
-        Container: created.id,
-        EndpointConfig: { IPAMConfig: { IPv4Address: nic.address }, Aliases: [node.name] },
-      });
-    }
     await created.start();
   }
 

@@ -20,6 +20,8 @@ interface AgentReply {
   id: string;
   pong?: boolean;
   uptime?: number;
+  /** The guest's wall clock (ms) when the agent answered a ping. */
+  now?: number;
   code?: number;
   signal?: string | null;
   stdout?: string;
@@ -76,4 +78,28 @@ export async function guestPing(socketPath: string, timeoutMs = 2000): Promise<n
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The guest clock's offset from the host's (ms, guest − host), from a ping answered inside the
+ * agent (no process spawned): the host times the round trip and takes its midpoint, so the
+ * error is at most half the round trip (`uncertaintyMs`). The best of `samples` round trips.
+ */
+export async function guestClockOffset(socketPath: string, samples = 5, timeoutMs = 5000): Promise<{ offsetMs: number; uncertaintyMs: number } | undefined> {
+  let best: { offsetMs: number; uncertaintyMs: number } | undefined;
+  for (let i = 0; i < samples; i++) {
+    const t0 = Date.now();
+    const r = await agentCall(socketPath, { ping: true }, timeoutMs).catch(() => undefined);
+    const t1 = Date.now();
+    if (r?.now === undefined) continue;
+    const sample = { offsetMs: r.now - (t0 + t1) / 2, uncertaintyMs: (t1 - t0) / 2 };
+    if (!best || sample.uncertaintyMs < best.uncertaintyMs) best = sample;
+  }
+  return best;
+}
+
+/** Shell (run in the guest) that moves its wall clock by `deltaMs`, relative to itself (delivery delay does not matter). */
+export function shiftClockScript(deltaMs: number): string {
+  const ns = BigInt(Math.round(deltaMs * 1e6));
+  return `n=$(( $(date +%s%N) + (${ns}) )); date -s "@$((n / 1000000000)).$(printf %09d $((n % 1000000000)))" >/dev/null`;
 }

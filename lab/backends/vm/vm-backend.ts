@@ -15,17 +15,17 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Backend, ExecOptions, ExecResult, LabResource, NodeInfo, NodeStats } from '../backend.ts';
-import { LAB_LABEL, NODE_LABEL, ROLE_LABEL } from '../backend.ts';
-import { DockerBackend, NICS_LABEL } from '../docker/docker-backend.ts';
+import { DockerBackend } from '../docker/docker-backend.ts';
+import { createNodeContainer } from '../docker/node-container.ts';
 import { ExecError, type ExecStreamOptions } from '../docker/exec.ts';
-import { containerName, networkName } from '../docker/names.ts';
+import { containerName } from '../docker/names.ts';
 import type { LabPlan, PlannedNode } from '../../topology/types.ts';
 import { ensureImages } from '../../engine/images.ts';
 import { UserError } from '../../util/errors.ts';
 import { silentLogger, type Logger } from '../../util/log.ts';
 import { labStateDir } from '../../util/paths.ts';
 import { ensureVmDisk, VM_IMAGE } from './disk.ts';
-import { guestExec, guestPing } from './guest-exec.ts';
+import { guestClockOffset, guestExec, guestPing, shiftClockScript } from './guest-exec.ts';
 import { qmp } from './qmp.ts';
 import { netdevId, qemuArgv, VM_PATHS } from './qemu.ts';
 
@@ -36,7 +36,7 @@ export const VM_CONFIG_LABEL = 'halab.vm.config';
 export const DEFAULT_VM_MEMORY_MIB = 256;
 /** Memory the container needs on top of the guest's RAM (QEMU itself, TCG cache, launch.mjs). */
 const CONTAINER_OVERHEAD_MIB = 192;
-const READY_TIMEOUT_MS = Number(process.env.HALAB_VM_READY_TIMEOUT_MS ?? 240_000);
+const READY_TIMEOUT_MS = Number(process.env.HALAB_VM_READY_TIMEOUT_MS ?? 600_000);
 
 /** What the guest is configured with after each boot (kept in a container label: survives stop/start). */
 export interface VmConfig {
@@ -58,6 +58,9 @@ export interface VmBootReport {
   /** The whole node container's memory (QEMU + launcher), from its cgroup. */
   containerMemoryBytes: number;
   memoryMiB: number;
+  /** Guest clock − host clock after the boot-time sync (ms), and its uncertainty (half the best ping round trip). */
+  clockOffsetMs?: number;
+  clockUncertaintyMs?: number;
 }
 
 /** The shell script run in the guest after every boot: addresses, links, /etc/hosts (pure). */
@@ -107,8 +110,7 @@ export class VmBackend implements Backend {
     this.vmImage ??= ensureImages(this.docker, [VM_IMAGE], this.log);
     await this.vmImage;
     const disk = await ensureVmDisk(this.docker, node.image, this.log);
-    const [first, ...rest] = node.nics;
-    if (!first) throw new UserError(`Node ${node.name} has no NIC`);
+    if (!node.nics.length) throw new UserError(`Node ${node.name} has no NIC`);
     const memoryMiB = node.memoryBytes ? Math.floor(node.memoryBytes / 2 ** 20) : DEFAULT_VM_MEMORY_MIB;
     const cfg: VmConfig = {
       name: node.name,
@@ -121,44 +123,23 @@ export class VmBackend implements Backend {
       this.log.warn(`VM ${node.name}: a CPU cap of ${node.cpus} cores makes a TCG guest very slow to boot`);
     }
     const argv = qemuArgv({ name: node.name, id: name, memoryMiB, nics: node.nics.length });
-    const created = await this.docker.createContainer({
-      name,
+    const created = await createNodeContainer(this.docker, plan, node, {
       Hostname: node.name,
       Image: VM_IMAGE,
       Cmd: ['node', '/opt/halab-vm/launch.mjs', ...argv],
       Env: [`HALAB_VM_NICS=${node.nics.length}`, `HALAB_VM_DISK=${VM_PATHS.baseDisk}`],
-      Labels: {
-        [LAB_LABEL]: plan.lab,
-        [NODE_LABEL]: node.name,
-        [ROLE_LABEL]: node.role,
-        [NICS_LABEL]: node.nics.map((n) => `${n.ifname}=${n.network}`).join(','),
-        [BACKEND_LABEL]: 'vm',
-        'halab.vm.image': node.image,
-        [VM_CONFIG_LABEL]: JSON.stringify(cfg),
-      },
+      Labels: { [BACKEND_LABEL]: 'vm', 'halab.vm.image': node.image, [VM_CONFIG_LABEL]: JSON.stringify(cfg) },
       StopTimeout: 2,
       HostConfig: {
         Init: true,
         CapAdd: [...new Set(['NET_ADMIN', 'NET_RAW', ...node.capabilities])],
         NanoCpus: node.cpus ? Math.round(node.cpus * 1e9) : undefined,
         Memory: node.memoryBytes ? (memoryMiB + CONTAINER_OVERHEAD_MIB) * 2 ** 20 : undefined,
-        NetworkMode: networkName(plan.lab, first.network),
         Mounts: [{ Type: 'bind', Source: disk, Target: VM_PATHS.baseDisk, ReadOnly: true }],
         Devices: [{ PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' }],
         SecurityOpt: ['apparmor=unconfined', 'seccomp=unconfined'],
       },
-      NetworkingConfig: {
-        EndpointsConfig: {
-          [networkName(plan.lab, first.network)]: { IPAMConfig: { IPv4Address: first.address }, Aliases: [node.name] },
-        },
-      },
     });
-    for (const nic of rest) {
-      await this.docker.getNetwork(networkName(plan.lab, nic.network)).connect({
-        Container: created.id,
-        EndpointConfig: { IPAMConfig: { IPv4Address: nic.address }, Aliases: [node.name] },
-      });
-    }
     await this.bootLimit(async () => {
       const t0 = performance.now();
       await created.start();
@@ -170,6 +151,7 @@ export class VmBackend implements Backend {
   private async awaitBoot(lab: string, node: string, cfg: VmConfig, t0: number): Promise<VmBootReport> {
     const uptime = await this.waitAgent(lab, node);
     await this.configure(lab, node, cfg);
+    const clock = await this.syncClock(lab, node);
     const bootSeconds = (performance.now() - t0) / 1000;
     const pid = await this.pid(lab, node);
     const info = await this.container(lab, node).inspect();
@@ -181,6 +163,8 @@ export class VmBackend implements Backend {
       qemuRssBytes: qemuRss(pid),
       containerMemoryBytes: readContainerCgroup(info.Id).memoryBytes ?? 0,
       memoryMiB: cfg.memoryMiB,
+      clockOffsetMs: clock?.offsetMs,
+      clockUncertaintyMs: clock?.uncertaintyMs,
     };
     this.boots.set(`${lab}/${node}`, report);
     const dir = join(labStateDir(lab), 'vm');
@@ -223,6 +207,22 @@ export class VmBackend implements Backend {
   private async configure(lab: string, node: string, cfg: VmConfig): Promise<void> {
     const r = await this.exec(lab, node, ['sh', '-c', guestSetupScript(cfg)], { check: false, timeoutMs: 60_000 });
     if (r.exitCode !== 0) throw new UserError(`Configuring VM ${node} failed: ${r.stderr || r.stdout}`);
+  }
+
+  /**
+   * Set the guest's wall clock to the host's. Event times from every node share one clock in a run
+   * (benchmarks/ledger.ts), but a TCG guest starts from the RTC's whole second and its clock stands
+   * still while QMP-stopped. Measured in the agent (no spawn), corrected relative to the guest's own
+   * clock, then measured again: returns the remaining offset and its uncertainty.
+   */
+  async syncClock(lab: string, node: string): Promise<{ offsetMs: number; uncertaintyMs: number } | undefined> {
+    const sock = this.agentPath(await this.pid(lab, node));
+    const before = await guestClockOffset(sock);
+    if (!before) return undefined; // an agent without clock reading (older disk)
+    if (Math.abs(before.offsetMs) > before.uncertaintyMs) {
+      await this.exec(lab, node, ['sh', '-c', shiftClockScript(-before.offsetMs)], { timeoutMs: 30_000 });
+    }
+    return (await guestClockOffset(sock)) ?? before;
   }
 
   private async config(lab: string, node: string): Promise<VmConfig> {
@@ -285,8 +285,10 @@ export class VmBackend implements Backend {
   async pause(lab: string, node: string): Promise<void> {
     await this.qmp(lab, node, 'stop');
   }
+  /** QMP cont; the guest's clock stood still while stopped, so it is set from the host's again. */
   async resume(lab: string, node: string): Promise<void> {
     await this.qmp(lab, node, 'cont');
+    await this.syncClock(lab, node).catch((e: Error) => this.log.warn(`VM ${node}: clock not resynced after resume: ${e.message}`));
   }
   /** Like pulling the plug: the node's container (and QEMU in it) is killed. */
   kill(lab: string, node: string, signal = 'SIGKILL'): Promise<void> {

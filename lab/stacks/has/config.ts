@@ -32,6 +32,11 @@ export interface HasConfig {
   erd: { pollMs: number };
   /** WebBench-like file set on every traffic node (deterministic from the seed). */
   files: { seed: number; count: number; meanBytes: number };
+  /**
+   * Factor on the deploy's waits (VIP taken, service answering): 1, or 10 when a master is a VM —
+   * a TCG guest runs everything (keepalived, nft, node daemons, each exec) many times slower.
+   */
+  waitScale: number;
   masters: PlannedNode[];
   traffic: PlannedNode[];
   nfs: PlannedNode[];
@@ -94,6 +99,7 @@ export function hasConfig(plan: LabPlan): HasConfig {
       count: num(p, 'fileset_count', 6200, 1, 100000),
       meanBytes: num(p, 'fileset_mean_bytes', 5700, 64, 10_000_000),
     },
+    waitScale: masters.some((m) => m.backend === 'vm') ? 10 : 1,
     masters,
     traffic,
     nfs: byRole('nfs'),

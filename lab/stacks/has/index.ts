@@ -12,7 +12,7 @@ import { deployTrafficNodes } from './traffic.ts';
 import { deployErd } from './erd.ts';
 
 /** Wait until the node `client` (else the first client-role node) gets HTTP 200 from the VIP. */
-export async function waitForService(ctx: StackContext, cfg: HasConfig, timeoutMs = 60_000): Promise<number> {
+export async function waitForService(ctx: StackContext, cfg: HasConfig, timeoutMs = 60_000 * cfg.waitScale): Promise<number> {
   const client = cfg.clients.find((c) => c.name === 'client') ?? cfg.clients[0];
   if (!client) {
     ctx.log.warn('no client node: not checking the service through the VIP');

@@ -147,7 +147,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
     });
     if (i === 0) {
       const anyHolder = async () => (await Promise.all(masters.map((x) => vipHolder(ctx, cfg, x)))).some(Boolean);
-      await waitFor(`a master to take the VIP ${cfg.vip}`, 15_000, anyHolder);
+      await waitFor(`a master to take the VIP ${cfg.vip}`, 15_000 * cfg.waitScale, anyHolder);
     }
   }
 }
