@@ -6,3 +6,4 @@ registerBenchmark('load-calibration', async () => (await import('./load-calibrat
 registerBenchmark('toxiproxy', async () => (await import('./toxiproxy/bench.ts')).toxiproxyBenchmark);
 registerBenchmark('vm-boot', async () => (await import('./vm-boot/bench.ts')).vmBootBenchmark);
 registerBenchmark('availability-model', async () => (await import('./availability-model/bench.ts')).availabilityModelBenchmark);
+registerBenchmark('nmt-recovery', async () => (await import('./nmt-recovery/bench.ts')).nmtRecoveryBenchmark);
