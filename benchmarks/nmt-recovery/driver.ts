@@ -14,7 +14,7 @@ import type { Health, Placement } from '../../lab/stacks/nmt/schedule.ts';
 import { FAULT_KINDS } from '../../chaos/faults/index.ts';
 import { recordPending, recordUndone, type Inverse } from '../../chaos/journal.ts';
 import { undo } from '../../chaos/rollback.ts';
-import type { RunEvent } from '../ledger.ts';
+import { parseJsonl, type RunEvent } from '../ledger.ts';
 import type { ProbeLine } from './figures.ts';
 
 const DAEMONS = new URL('../../lab/stacks/nmt/daemons/', import.meta.url).pathname;
@@ -100,7 +100,7 @@ export class NmtLab {
   async probeLines(since = 0, tail = 0): Promise<ProbeLine[]> {
     const cmd = tail ? ['tail', '-n', String(tail), PROBE_LOG] : ['cat', PROBE_LOG];
     const r = await this.backend.exec(this.lab, this.client, cmd, { check: false });
-    return parseLines<ProbeLine>(r.stdout).filter((l) => l.t >= since);
+    return parseJsonl<ProbeLine>(r.stdout).filter((l) => l.t >= since);
   }
 
   /** Every host's nmt events since `since` (a node that is down contributes nothing). */
@@ -108,7 +108,7 @@ export class NmtLab {
     const all = await Promise.all(
       this.cfg.hosts.map(async (h) => {
         const r = await this.backend.exec(this.lab, h.name, ['cat', '/var/log/halab/events.jsonl'], { check: false }).catch(() => undefined);
-        return parseLines<RunEvent>(r?.stdout ?? '').filter((e) => e.t >= since && e.source === 'nmt');
+        return parseJsonl<RunEvent>(r?.stdout ?? '').filter((e) => e.t >= since && e.source === 'nmt');
       }),
     );
     return all.flat().sort((a, b) => a.t - b.t);
@@ -170,17 +170,4 @@ export class NmtLab {
     }
     return undefined;
   }
-}
-
-function parseLines<T>(text: string): T[] {
-  const out: T[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line) as T);
-    } catch {
-      /* a line cut mid-write */
-    }
-  }
-  return out;
 }

@@ -20,7 +20,7 @@ async function deployNfs(ctx: StackContext, cfg: NmtConfig): Promise<void> {
   const nfs = ctx.plan.nodes.find((n) => n.role === 'nfs')!;
   const fs = await backend.exec(cfg.lab, nfs.name, ['stat', '-f', '-c', '%T', EXPORT_PATH], { check: false });
   if (fs.stdout.trim() === 'overlayfs') throw new UserError(`${nfs.name}: ${EXPORT_PATH} is on overlayfs; give it 'volumes: [${EXPORT_PATH}]' in the topology`);
-  for (const [svc, files] of Object.entries(nfsData(cfg.hosts))) {
+  for (const [svc, files] of Object.entries(nfsData(cfg.hosts, cfg.services.find((s) => s.name === 'web')?.ip ?? ''))) {
     await backend.exec(cfg.lab, nfs.name, ['mkdir', '-p', `${EXPORT_PATH}/${NFS_DATA}/${svc}`]);
     for (const [f, text] of Object.entries(files)) await putFile(backend, cfg.lab, nfs.name, `${EXPORT_PATH}/${NFS_DATA}/${svc}/${f}`, text);
   }
@@ -117,8 +117,9 @@ export const nmtStack: Stack = {
         }),
       );
       const m = cfg.services.find((s) => s.name === 'monitor')!;
-      await agentRpc(ctx, cfg, m.secondary, '/standby', { service: 'monitor', primary: m.primary });
+      // The primary first: the secondary's agent starts watching it as soon as it holds the standby.
       await agentRpc(ctx, cfg, m.primary, '/wake', { service: 'monitor' });
+      await agentRpc(ctx, cfg, m.secondary, '/standby', { service: 'monitor', primary: m.primary });
     });
     const servers = await log.step('NMT: every service answers a real client', () => waitForServices(ctx, cfg));
     log.info(`NMT: ${Object.entries(servers).map(([k, v]) => `${k} on ${v}`).join(', ')}; M = ${cfg.monitorIntervalS} s`);

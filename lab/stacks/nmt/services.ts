@@ -88,11 +88,11 @@ match for local action "local"
 }
 
 /** The service data the NFS server holds (the paper: web docs, mail aliases, DNS records). */
-export function nfsData(hosts: { name: string; address: string }[]): Record<string, Record<string, string>> {
+export function nfsData(hosts: { name: string; address: string }[], webIp: string): Record<string, Record<string, string>> {
   return {
     web: { 'index.html': '<html><body><h1>nmt web</h1><p>served from the NFS data</p></body></html>\n' },
     mail: { aliases: 'postmaster: root\nwebmaster: root\nroot: /var/mail/root\n' },
-    name: { hosts: ['198.18.160.80 www.nmt.lab', ...hosts.map((h) => `${h.address} ${h.name}.nmt.lab`)].join('\n') + '\n' },
+    name: { hosts: [`${webIp} www.nmt.lab`, ...hosts.map((h) => `${h.address} ${h.name}.nmt.lab`)].join('\n') + '\n' },
     monitor: {},
   };
 }

@@ -85,7 +85,8 @@ async function tick(): Promise<void> {
   save();
   // Steps 1–2 for every failed service at once; steps 3–4 (new secondaries) after, not in R.
   await Promise.all(next.actions.filter((a) => a.type === 'migrate').map(act));
-  await Promise.all(next.actions.filter((a) => a.type !== 'migrate').map(act));
+  // Not awaited: creating a standby can take long on a busy host and must not delay the next tick.
+  void Promise.all(next.actions.filter((a) => a.type !== 'migrate').map(act));
 }
 
 async function main(): Promise<void> {
