@@ -76,7 +76,10 @@ export class NmtLab {
     return out ? (JSON.parse(out) as MonitorState) : undefined;
   }
 
+  private timing: Timing | undefined;
+
   async setTiming(t: Timing): Promise<void> {
+    this.timing = t;
     for (let i = 0; i < 40; i++) {
       if (await this.curl(`http://${this.service('monitor').ip}:${this.cfg.monitorPort}/config`, t)) return;
       await sleep(500);
@@ -157,6 +160,8 @@ export class NmtLab {
     recordUndone(this.lab, f.id);
     if (f.inverse.type === 'node-start') {
       await nmtStack.deploy({ plan: this.plan, backend: this.backend, log: silentLogger, stateDir: labStateDir(this.lab) });
+      // The restarted agent read the topology's timing: give it the run's again.
+      if (this.timing) await this.setTiming(this.timing);
     }
   }
 
