@@ -77,7 +77,7 @@ async function runTrial(lab: NmtLab, fault: FaultClass, m: number, services: Ser
     const limit = 3 * m * 1000 + 20_000;
     await Promise.all(trial.targets.map((t) => lab.waitAnswer(t.service as ServiceName, t.from, t.faultAt, limit)));
   } finally {
-    for (const a of applied) await lab.undoFault(a);
+    await lab.undoFaults(applied);
   }
   return trial;
 }

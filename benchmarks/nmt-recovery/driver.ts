@@ -156,9 +156,16 @@ export class NmtLab {
 
   /** Undo a fault; a restarted node gets its agent back (the stack's deploy is idempotent). */
   async undoFault(f: AppliedFault): Promise<void> {
-    await undo(this.backend, this.lab, f.inverse);
-    recordUndone(this.lab, f.id);
-    if (f.inverse.type === 'node-start') {
+    await this.undoFaults([f]);
+  }
+
+  /** Undo faults, all of them before one redeploy (the deploy reaches every host). */
+  async undoFaults(fs: AppliedFault[]): Promise<void> {
+    for (const f of fs) {
+      await undo(this.backend, this.lab, f.inverse);
+      recordUndone(this.lab, f.id);
+    }
+    if (fs.some((f) => f.inverse.type === 'node-start')) {
       await nmtStack.deploy({ plan: this.plan, backend: this.backend, log: silentLogger, stateDir: labStateDir(this.lab) });
       // The restarted agent read the topology's timing: give it the run's again.
       if (this.timing) await this.setTiming(this.timing);

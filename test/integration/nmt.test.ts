@@ -51,7 +51,7 @@ describe('NMT stack on nmt-it (real lab)', function () {
         expect(lab.cfg.scheduling).to.include(a.secondary);
       }
     } finally {
-      for (const f of faults) await lab.undoFault(f);
+      await lab.undoFaults(faults);
     }
   });
 
