@@ -10,3 +10,4 @@ registerBenchmark('has-failover', async () => (await import('./has-failover/benc
 registerBenchmark('has-baseline', async () => (await import('./has-baseline/bench.ts')).hasBaselineBenchmark);
 registerBenchmark('has-scaling', async () => (await import('./has-scaling/bench.ts')).hasScalingBenchmark);
 registerBenchmark('vm-failover', async () => (await import('./vm-failover/bench.ts')).vmFailoverBenchmark);
+registerBenchmark('nmt-recovery', async () => (await import('./nmt-recovery/bench.ts')).nmtRecoveryBenchmark);

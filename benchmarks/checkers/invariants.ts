@@ -32,11 +32,12 @@ const groupByTime = (events: RunEvent[]): RunEvent[][] => {
  * MASTER event until its next state event of any other state. Events with the same timestamp are
  * applied together (a handover at one instant is not an overlap). An instance given as
  * `undefined` checks every event; events without data.instance belong to every instance. An
- * overlap still open at the end lasts until `tEnd`.
+ * overlap still open at the end lasts until `tEnd`. `source` names the daemon whose events say who
+ * owns the IP (VRRP's states; the NMT agents' samples of the addresses they hold).
  */
-export function vipOverlaps(events: RunEvent[], instance: string | undefined, tEnd: number): Overlap[] {
+export function vipOverlaps(events: RunEvent[], instance: string | undefined, tEnd: number, source = 'vrrp'): Overlap[] {
   const states = events.filter(
-    (e) => e.source === 'vrrp' && e.type === 'state' && e.node && (instance === undefined || (e.data?.instance ?? instance) === instance),
+    (e) => e.source === source && e.type === 'state' && e.node && (instance === undefined || (e.data?.instance ?? instance) === instance),
   );
   const masters = new Set<string>();
   const out: Overlap[] = [];

@@ -5,7 +5,7 @@ import { checkShape } from './schema.ts';
 import { planTopology } from './expand.ts';
 import { fieldName, parseForChecking } from './yaml-positions.ts';
 import { TopologyError, type LabPlan, type Topology, type TopologyProblem } from './types.ts';
-import { knownStacks } from '../stacks/index.ts';
+import { checkStackParams, knownStacks } from '../stacks/index.ts';
 import { UserError } from '../util/errors.ts';
 
 /** Parse and fully check a topology; throws TopologyError listing every problem found. */
@@ -18,6 +18,8 @@ export function analyseTopology(text: string, file: string): { topology: Topolog
     report(['stack'], `unknown stack '${topology.stack}'; stacks: ${knownStacks().join(', ') || '(none)'}`);
   }
   const plan = planTopology(topology, file, report);
+  if (problems.length) throw new TopologyError(sorted());
+  checkStackParams(plan, report);
   if (problems.length) throw new TopologyError(sorted());
   return { topology, plan };
 }

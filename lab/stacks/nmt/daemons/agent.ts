@@ -1,0 +1,322 @@
+// The NMT agent, one per host: the RPC end of the paper's "non-preemptive remote execution".
+//   POST /standby {service, primary}  create the service process, let it start, then SIGSTOP it
+//                                     (the sleeping standby, step 4.2)
+//   POST /wake {service}              fetch the service's data over NFS (libnfs nfs-cp: containers
+//                                     have no kernel NFS client), SIGCONT the standby (or start it
+//                                     cold), add the service IP and send a gratuitous ARP (step 2)
+//   POST /release {service}           delete the service IP, kill the process (step 1)
+//   GET  /status                      CPU use over the overload window (own cgroup) + services
+//   POST /config {…}                  new monitor interval / ping timeout / window
+// It logs, every 100 ms, which service IPs it holds on a link that is up (events 'state' MASTER/
+// BACKUP per IP, for the one-owner invariant), and gives its services up when their NIC loses
+// its link. On the monitor's secondary it also watches the
+// monitor's primary (the paper does not say who watches the monitor; this is our choice) and
+// wakes its own standby monitor when that primary fails.
+import { createServer, type IncomingMessage } from 'node:http';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, rmSync, readFileSync, renameSync, writeFileSync, openSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { connect } from 'node:net';
+import { promisify } from 'node:util';
+import { readCgroup } from '../../has/daemons/traffic-client.ts';
+import { TIMING_KEYS, type NmtConfig, type ServiceName } from '../config.ts';
+import { DATA_DIR, NFS_DATA, serviceSpec } from '../services.ts';
+import { assess } from '../schedule.ts';
+import { checkName } from './clients.ts';
+import { event, probeHost, rpc } from './rpc.ts';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const cfg = JSON.parse(readFileSync(process.argv[2] ?? '/etc/nmt/nmt.json', 'utf8')) as NmtConfig;
+const node = process.argv[3] ?? '';
+const monitorEntry = process.argv[4] ?? '/opt/halab/nmt-monitor.mjs';
+const self = cfg.hosts.find((h) => h.name === node);
+if (!self) throw new Error(`agent: ${node} is not a host of ${cfg.lab}`);
+
+interface Running {
+  state: 'standby' | 'active';
+  child: ChildProcess;
+}
+const services = new Map<ServiceName, Running>();
+const svcCfg = (s: ServiceName) => {
+  const c = cfg.services.find((x) => x.name === s);
+  if (!c) throw new Error(`unknown service ${s}`);
+  return c;
+};
+
+// --- CPU use over a sliding window (the overload heuristic's input) ---
+// The node's cgroup CPU minus what halab itself spends: this agent, and standbys while they are
+// being created (a node or Apache starting up on a 0.25-core host would otherwise look like an
+// overload of the services the host runs).
+const creating = new Set<number>();
+function ownNs(): number {
+  const u = process.cpuUsage();
+  let ticks = 0;
+  if (creating.size === 0) return (u.user + u.system) * 1000;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (creating.has(Number(f[2]))) ticks += Number(f[11]) + Number(f[12]); // pgrp, utime, stime
+    } catch {
+      /* gone */
+    }
+  }
+  return (u.user + u.system) * 1000 + ticks * 1e7; // USER_HZ = 100
+}
+const samples: { t: number; ns: number; cap: number }[] = [];
+setInterval(() => {
+  const c = readCgroup();
+  samples.push({ t: performance.now(), ns: c.cpuNs - ownNs(), cap: c.cap });
+  while (samples.length > 2 && samples[1]!.t < performance.now() - cfg.overloadWindowS * 1000) samples.shift();
+}, 100).unref();
+function cpuUse(): number {
+  const a = samples[0];
+  const b = samples.at(-1);
+  if (!a || !b || b.t - a.t < 1) return 0;
+  return (b.ns - a.ns) / 1e6 / (b.t - a.t) / b.cap;
+}
+
+// --- service processes ---
+function signalGroup(r: Running, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-r.child.pid!, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+async function isReady(service: ServiceName): Promise<boolean> {
+  const spec = serviceSpec(service, node, monitorEntry);
+  if ('dns' in spec.ready) return checkName('127.0.0.1', 300).then(() => true, (e: Error) => !/ECONNREFUSED|ETIMEOUT|TIMEOUT/i.test(String((e as { code?: string }).code ?? e.message)));
+  const port = spec.ready.tcp;
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+async function create(service: ServiceName): Promise<Running> {
+  const spec = serviceSpec(service, node, monitorEntry);
+  mkdirSync(`${DATA_DIR}/${service}`, { recursive: true });
+  mkdirSync('/run/nmt', { recursive: true });
+  // Placeholders so a daemon that opens its data at start (smtpd's table) comes up before takeover.
+  for (const f of spec.dataFiles) {
+    try {
+      writeFileSync(`${DATA_DIR}/${service}/${f}`, '', { flag: 'wx' });
+    } catch {
+      /* exists */
+    }
+  }
+  if (service === 'monitor') writeFileSync('/run/nmt/monitor.active', '0');
+  const log = openSync(`/var/log/halab/${service}.log`, 'a');
+  const child = spawn(spec.argv[0]!, spec.argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+  const r: Running = { state: 'standby', child };
+  creating.add(child.pid!);
+  child.on('exit', (code, sig) => {
+    if (services.get(service) === r) services.delete(service);
+    event(node, 'exit', { service, code, signal: sig });
+  });
+  const deadline = Date.now() + 60_000; // a node start on a busy 0.25-core host can take many seconds
+  while (!(await isReady(service))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${service} did not come up on ${node} (see /var/log/halab/${service}.log)`);
+    await sleep(50);
+  }
+  // Keep discounting it one more window: its start-up CPU is still inside the sliding window.
+  setTimeout(() => creating.delete(child.pid!), cfg.overloadWindowS * 1000 + 100).unref();
+  return r;
+}
+
+async function standby(service: ServiceName, primary: string | undefined): Promise<void> {
+  const cur = services.get(service);
+  if (cur?.state === 'active') throw new Error(`${service} is active on ${node}`);
+  if (!cur) {
+    const r = await create(service);
+    signalGroup(r, 'SIGSTOP');
+    services.set(service, r);
+  }
+  if (service === 'monitor' && primary) watchMonitor(primary);
+  event(node, 'standby', { service, primary });
+}
+
+async function fetchData(service: ServiceName): Promise<void> {
+  const spec = serviceSpec(service, node, monitorEntry);
+  const dir = `${DATA_DIR}/${service}`;
+  mkdirSync(dir, { recursive: true });
+  await Promise.all(
+    spec.dataFiles.map(async (f) => {
+      const url = `nfs://${cfg.nfs.address}${cfg.nfs.exportPath}/${NFS_DATA}/${service}/${f}?version=4`;
+      try {
+        await run('nfs-cp', [url, `${dir}/${f}.nfs`], { timeout: 5000 });
+        chmodSync(`${dir}/${f}.nfs`, 0o644); // daemons that dropped privileges read it (smtpd's table)
+        renameSync(`${dir}/${f}.nfs`, `${dir}/${f}`);
+      } catch (e) {
+        throw new Error(`nfs-cp ${url}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  if (spec.versioned) {
+    const base = `nfs://${cfg.nfs.address}${cfg.nfs.exportPath}/${NFS_DATA}/${service}/`;
+    const ls = await run('nfs-ls', [`${base}?version=4`], { timeout: 5000 });
+    const re = new RegExp(`^${spec.versioned}-(\\d+)\\.json$`);
+    const newest = ls.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).at(-1) ?? '')
+      .filter((n) => re.test(n))
+      .sort((a, b) => Number(re.exec(b)![1]) - Number(re.exec(a)![1]))[0];
+    // None yet (the first monitor): it starts from the topology's placement, not a stale local copy.
+    if (!newest) rmSync(`${dir}/${spec.versioned}.json`, { force: true });
+    else {
+      await run('nfs-cp', [`${base}${newest}?version=4`, `${dir}/${spec.versioned}.json.nfs`], { timeout: 5000 });
+      renameSync(`${dir}/${spec.versioned}.json.nfs`, `${dir}/${spec.versioned}.json`);
+    }
+  }
+}
+
+function holdsIp(ip: string): boolean {
+  return Object.values(networkInterfaces()).some((l) => l?.some((a) => a.address === ip));
+}
+
+async function wake(service: ServiceName): Promise<Record<string, number>> {
+  const c = svcCfg(service);
+  const t0 = performance.now();
+  await fetchData(service); // step 2.1: ready the resources (NFS)
+  const t1 = performance.now();
+  let r = services.get(service);
+  const cold = !r;
+  if (!r) {
+    r = await create(service);
+    services.set(service, r);
+  }
+  if (service === 'monitor') writeFileSync('/run/nmt/monitor.active', '1');
+  signalGroup(r, 'SIGCONT'); // step 2.2: wake the sleeping standby
+  const spec = serviceSpec(service, node, monitorEntry);
+  if (spec.reload === 'hup') signalGroup(r, 'SIGHUP');
+  else if (spec.reload !== 'none') await run(spec.reload.exec[0]!, spec.reload.exec.slice(1), { timeout: 3000 }).catch(() => undefined);
+  r.state = 'active';
+  const t2 = performance.now();
+  // step 2.3: the service IP, then tell the neighbours (gratuitous ARP, not awaited)
+  if (!holdsIp(c.ip)) await run('ip', ['addr', 'add', `${c.ip}/${c.prefixLength}`, 'dev', c.ifname]);
+  spawn('arping', ['-q', '-U', '-c', '2', '-i', c.ifname, '-S', c.ip, c.ip], { stdio: 'ignore' }).on('error', () => undefined);
+  const t3 = performance.now();
+  event(node, 'active', { service, ip: c.ip, cold, nfsMs: t1 - t0, wakeMs: t2 - t1, ipMs: t3 - t2 });
+  if (service === 'monitor') stopWatching();
+  return { nfsMs: t1 - t0, wakeMs: t2 - t1, ipMs: t3 - t2 };
+}
+
+async function release(service: ServiceName): Promise<void> {
+  const c = svcCfg(service);
+  if (holdsIp(c.ip)) await run('ip', ['addr', 'del', `${c.ip}/${c.prefixLength}`, 'dev', c.ifname]).catch(() => undefined);
+  const r = services.get(service);
+  if (r) {
+    services.delete(service);
+    signalGroup(r, 'SIGKILL');
+  }
+  event(node, 'released', { service, ip: c.ip });
+}
+
+// --- watching the monitor's primary (only while this host holds the monitor's standby) ---
+let watch: NodeJS.Timeout | undefined;
+let watched = '';
+let misses = 0;
+function stopWatching(): void {
+  if (watch) clearTimeout(watch);
+  watch = undefined;
+}
+function watchMonitor(primary: string): void {
+  stopWatching();
+  watched = primary;
+  const host = cfg.hosts.find((h) => h.name === primary);
+  if (!host) return;
+  const tick = async () => {
+    const start = Date.now();
+    if (services.get('monitor')?.state !== 'standby' || watched !== primary) return;
+    const probe = await probeHost(host.name, host.address, cfg.agentPort, cfg.pingTimeoutS, cfg.statusTimeoutS);
+    misses = probe.ping && probe.status === 'timeout' ? misses + 1 : 0;
+    const h = assess(probe, cfg.overloadCpu, misses);
+    if (h !== 'ok' && services.get('monitor')?.state === 'standby' && watched === primary) {
+      event(node, 'decision', { service: 'monitor', from: primary, to: node, cause: h });
+      if (h === 'overload') await rpc(host.address, cfg.agentPort, '/release', { service: 'monitor' }, cfg.releaseTimeoutS).catch(() => undefined);
+      await wake('monitor').catch((e: Error) => event(node, 'error', { op: 'wake', service: 'monitor', message: e.message }));
+      return;
+    }
+    watch = setTimeout(() => void tick(), Math.max(0, start + cfg.monitorIntervalS * 1000 - Date.now()));
+  };
+  watch = setTimeout(() => void tick(), cfg.monitorIntervalS * 1000);
+}
+
+// --- who owns which service IP (sampled: covers IPs added or lost by any means) ---
+const owned = new Map<string, boolean>();
+function linkUp(ifname: string): boolean {
+  try {
+    return readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim() !== 'down';
+  } catch {
+    return false;
+  }
+}
+function sampleOwnership(): void {
+  for (const c of cfg.services) {
+    const up = linkUp(c.ifname);
+    // Not in the paper: a host that lost its link gives its services up at once (nobody can reach
+    // them; the monitor moves them), so the IP is not still there when the link comes back.
+    if (!up && services.get(c.name)?.state === 'active') {
+      event(node, 'self-fenced', { service: c.name, reason: `${c.ifname} down` });
+      void release(c.name);
+    }
+    const own = holdsIp(c.ip) && up;
+    if (owned.get(c.ip) !== own) {
+      owned.set(c.ip, own);
+      event(node, 'state', { instance: c.ip, service: c.name, state: own ? 'MASTER' : 'BACKUP' });
+    }
+  }
+}
+setInterval(sampleOwnership, 100);
+sampleOwnership();
+
+// --- the RPC server ---
+async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let s = '';
+  for await (const chunk of req) s += chunk;
+  return s ? (JSON.parse(s) as Record<string, unknown>) : {};
+}
+
+createServer(async (req, res) => {
+  const send = (code: number, v: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(v));
+  };
+  try {
+    const b = req.method === 'POST' ? await body(req) : {};
+    const service = b.service as ServiceName;
+    switch (req.url) {
+      case '/status':
+        return send(200, {
+          node,
+          cpu: Number(cpuUse().toFixed(3)),
+          services: Object.fromEntries([...services].map(([k, v]) => [k, v.state])),
+        });
+      case '/standby':
+        await standby(service, b.primary as string | undefined);
+        return send(200, { ok: true });
+      case '/wake':
+        return send(200, await wake(service));
+      case '/release':
+        await release(service);
+        return send(200, { ok: true });
+      case '/config':
+        for (const k of TIMING_KEYS) {
+          if (typeof b[k] === 'number') cfg[k] = b[k];
+        }
+        if (watch && watched) watchMonitor(watched);
+        return send(200, { ok: true });
+      default:
+        return send(404, { error: `no ${req.url}` });
+    }
+  } catch (e) {
+    event(node, 'error', { op: req.url, message: (e as Error).message });
+    send(500, { error: (e as Error).message });
+  }
+}).listen(cfg.agentPort, self.address);
+
+event(node, 'agent-start', {});
