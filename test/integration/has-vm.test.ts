@@ -8,7 +8,7 @@ import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
 import { inspectMasters } from '../../lab/stacks/has/masters.ts';
 import { labStateDir } from '../../lab/util/paths.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
-import { probeAround } from '../../benchmarks/has-smoke/failover.ts';
+import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
 import { log, testBackend } from './helpers.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-vm.yaml', import.meta.url));
@@ -44,16 +44,21 @@ describe('HAS stack on VM masters (has-vm, real lab)', function () {
   });
 
   it('a kill of the VM holding the VIP moves it to the other VM; requests are served again', async () => {
-    const url = `http://${cfg.vip}${cfg.health.path}`;
-    const r = await probeAround(b, { lab: LAB, client: 'client', url, durationMs: 18000, timeoutMs: 1000 }, 5000, () => b.kill(LAB, 'm1'));
+    const t = await probeAroundFault(
+      b,
+      LAB,
+      { client: 'client', origin: `http://${cfg.vip}:80`, paths: [cfg.health.path], intervalMs: 50, leadMs: 5000, seconds: 18, timeoutMs: 1000 },
+      () => b.kill(LAB, 'm1'),
+    );
     expect((await b.inspect(LAB, 'm1')).state).to.not.equal('running');
     expect(await holder()).to.deep.equal(['m2']);
-    const before = r.records.filter((x) => x.t < r.faultAt);
-    const after = r.records.filter((x) => x.t > r.faultAt + 9000);
+    const faultAt = t.faults[0]!.start;
+    const before = t.ledger.filter((x) => x.start < faultAt);
+    const after = t.ledger.filter((x) => x.start > faultAt + 9000);
     expect(before.length).to.be.greaterThan(0);
-    expect(before.every((x) => x.ok)).to.equal(true);
+    expect(before.every((x) => x.outcome === 'ok')).to.equal(true);
     expect(after.length).to.be.greaterThan(0);
-    expect(after.every((x) => x.ok), JSON.stringify(after.filter((x) => !x.ok).slice(0, 3))).to.equal(true);
-    expect(r.outage.gapMs).to.be.lessThan(9000);
+    expect(after.every((x) => x.outcome === 'ok'), JSON.stringify(after.filter((x) => x.outcome !== 'ok').slice(0, 3))).to.equal(true);
+    expect(trialFailover(t).gapMs).to.be.lessThan(9000);
   });
 });
