@@ -126,6 +126,7 @@ describe('HA-NFS on has-2 (real lab)', function () {
       expect(mine.length).to.be.above(5);
       const events = await b.exec(LAB, node.name, ['cat', '/var/log/halab/events.jsonl']);
       expect(events.stdout).to.match(new RegExp(`"source":"erd","type":"failover","data":\\{"network":"${cfg.nfsVipNetwork}"`));
+      expect(events.stdout, 'erd moved the route').to.match(/"type":"failover".*"routed":true/);
     } finally {
       await b.setLink(LAB, node.name, nfsNic.ifname, true);
     }

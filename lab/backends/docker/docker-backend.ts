@@ -10,6 +10,7 @@ import { execInContainer, type ExecStreamOptions } from './exec.ts';
 import { createNodeContainer, NICS_LABEL } from './node-container.ts';
 import { readContainerCgroup } from './cgroup.ts';
 import { UserError } from '../../util/errors.ts';
+import { allowWithinBridge, removeLabBridgeRules } from './bridge-firewall.ts';
 
 export const NETWORK_LABEL = 'halab.network';
 export { NICS_LABEL };
@@ -24,6 +25,12 @@ export class DockerBackend implements Backend {
   readonly kind = 'container' as const;
   constructor(readonly docker: Docker) {}
 
+  /** Frames between two ports of a lab bridge always pass (see bridge-firewall.ts). */
+  private async openBridge(lab: string, network: string): Promise<void> {
+    const warning = await allowWithinBridge(bridgeName(lab, network), lab);
+    if (warning) process.stderr.write(`halab: warning: ${warning}\n`);
+  }
+
   async createNetworks(plan: LabPlan): Promise<void> {
     const existing = await this.docker.listNetworks({ filters: labFilter(plan.lab) });
     await Promise.all(
@@ -37,6 +44,7 @@ export class DockerBackend implements Backend {
               `Network ${name} exists with subnet ${subnet}, but the topology wants ${net.subnet}. Run 'halab down ${plan.lab}' first.`,
             );
           }
+          await this.openBridge(plan.lab, net.name);
           return;
         }
         try {
@@ -50,6 +58,7 @@ export class DockerBackend implements Backend {
             Options: { 'com.docker.network.bridge.name': bridgeName(plan.lab, net.name) },
             Labels: { [LAB_LABEL]: plan.lab, [NETWORK_LABEL]: net.name },
           });
+          await this.openBridge(plan.lab, net.name);
         } catch (err) {
           const msg = (err as Error).message;
           if (/overlap/i.test(msg)) {
@@ -232,6 +241,7 @@ export class DockerBackend implements Backend {
     for (const r of resources.filter((x) => x.type === 'volume')) {
       await this.docker.getVolume(r.id).remove().catch((e) => !isNotFound(e) && Promise.reject(e));
     }
+    await removeLabBridgeRules(lab);
     return resources;
   }
 

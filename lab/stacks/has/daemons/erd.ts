@@ -34,11 +34,14 @@ function carrier(ifname: string): boolean {
   }
 }
 
-function ip(args: string[]): void {
+/** Run ip; false when it failed (a 'del' of a route the kernel already dropped fails harmlessly,
+ * a failed 'replace' means the failover did not happen and is reported in the event). */
+function ip(args: string[]): boolean {
   try {
     execFileSync('ip', args, { stdio: 'ignore' });
+    return true;
   } catch {
-    /* the route may already be as wanted */
+    return false;
   }
 }
 
@@ -59,9 +62,10 @@ function main(): void {
         const spare = cfg.nics.find((o) => o !== nic && up.get(o.ifname));
         if (!spare) continue;
         ip(['route', 'del', nic.subnet, 'dev', nic.ifname]);
-        ip(['route', 'replace', nic.subnet, 'dev', spare.ifname, 'onlink', 'src', spare.address]);
+        // no 'onlink': for a device route without a gateway the kernel refuses it ("PERVASIVE and ONLINK")
+        const routed = ip(['route', 'replace', nic.subnet, 'dev', spare.ifname, 'src', spare.address]);
         movedTo.set(nic.network, spare.ifname);
-        event(cfg.node, 'failover', { network: nic.network, from: nic.ifname, to: spare.ifname, ms: now() - t0 });
+        event(cfg.node, 'failover', { network: nic.network, from: nic.ifname, to: spare.ifname, ms: now() - t0, routed });
       } else if (movedTo.has(nic.network)) {
         const via = movedTo.get(nic.network)!;
         ip(['route', 'del', nic.subnet, 'dev', via]);
