@@ -1,6 +1,7 @@
 // The lab engine against the real Docker engine: bring-up, both NICs, link faults, idempotence,
 // two labs at once, crash-safe teardown and refusal of bad topologies.
 import { expect } from 'chai';
+import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { labDownByName, labUp } from '../../lab/lab.ts';
 import { LAB_LABEL } from '../../lab/backends/backend.ts';
@@ -98,6 +99,8 @@ describe('lab engine (real Docker engine)', function () {
   });
 
   it('down (by topology file) leaves nothing with the lab label, asked of the Docker API', async () => {
+    const rules = async () => (await execa('iptables', ['-S', 'DOCKER-USER'])).stdout.split('\n').filter((l) => l.includes('"halab:it-a"'));
+    expect(await rules(), 'one same-bridge ACCEPT per lab network while up').to.have.length(2);
     const down = await halab(['down', A]);
     expect(down.exitCode, down.all).to.equal(0);
     const backend = await testBackend();
@@ -105,6 +108,7 @@ describe('lab engine (real Docker engine)', function () {
     expect(await backend.docker.listContainers({ all: true, filters })).to.deep.equal([]);
     expect(await backend.docker.listNetworks({ filters })).to.deep.equal([]);
     expect((await backend.docker.listVolumes({ filters })).Volumes ?? []).to.deep.equal([]);
+    expect(await rules()).to.deep.equal([]);
   });
 
   it('after a SIGKILL of the harness during up, down removes everything', async () => {
