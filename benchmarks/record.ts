@@ -2,7 +2,7 @@
 // the conditions it ran under; `--publish` copies the report to reports/latest/<name>/ so the
 // newest full reproduction can be committed beside the code.
 import { execaSync } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BenchSummary } from './bench.ts';
@@ -15,6 +15,9 @@ export function newBenchRunDir(name: string, now = new Date()): string {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/** The host's load average (1/5/15 min): on a shared machine, the first thing to read beside a timing. */
+export const hostLoad = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The conditions every bench shares: when, on what machine, from which commit. */
 export function machineConditions(now = new Date()): Record<string, string> {
@@ -32,6 +35,7 @@ export function machineConditions(now = new Date()): Record<string, string> {
     date: now.toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}`,
     commit,
+    'host load 1/5/15 min at end': hostLoad(),
   };
 }
 

@@ -16,6 +16,7 @@ import type { VmBootReport } from '../../lab/backends/vm/vm-backend.ts';
 import { MixedBackend } from '../../lab/backends/vm/mixed-backend.ts';
 import type { Benchmark, BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { summaryToMarkdown } from '../bench.ts';
+import { hostLoad } from '../record.ts';
 
 const MiB = 2 ** 20;
 const median = (xs: number[]) => {
@@ -68,7 +69,7 @@ async function nodeBoot(opts: BenchOptions, file: string, trials: number): Promi
   const vmBackend = (backend as MixedBackend).vm;
 
   try {
-    const load0 = loadavg();
+    const load0 = hostLoad();
     opts.log.info(`cold: halab up ${file} (nodes only; images and VM disks built first if missing) …`);
     let t = performance.now();
     const up = await labUp(file, opts.log, { skipStack: true });
@@ -115,7 +116,7 @@ async function nodeBoot(opts: BenchOptions, file: string, trials: number): Promi
         'guest RAM': `${cold[0]?.memoryMiB ?? '?'} MiB, 1 vCPU, TCG (no KVM)`,
         'VM boots at once': process.env.HALAB_VM_BOOT_CONCURRENCY ?? '2',
         'ready means': 'container start → guest agent answers → NICs, /etc/hosts and clock set',
-        'host load 1/5/15 min, node phase start → end': `${load0} → ${loadavg()}`,
+        'host load 1/5/15 min, node phase start → end': `${load0} → ${hostLoad()}`,
         'images built in this run': up.images.filter((i) => i.action === 'built').length,
       },
       rows,
@@ -130,14 +131,12 @@ async function nodeBoot(opts: BenchOptions, file: string, trials: number): Promi
   }
 }
 
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-
 /** A whole lab with VM nodes, stack included: time to the service answering, and memory per node. */
 async function labBoot(opts: BenchOptions, file: string): Promise<Pick<BenchSummary, 'rows' | 'conditions'>> {
   const { plan } = await loadTopologyFile(file);
   const backend = await openBackend(opts.log);
   if ((await backend.listResources(plan.lab)).length) throw new Error(`lab ${plan.lab} is up: take it down first (halab down ${plan.lab})`);
-  const load0 = loadavg();
+  const load0 = hostLoad();
   try {
     opts.log.info(`lab: halab up ${file} (nodes + stack ${plan.stack ?? '(none)'}) …`);
     const up = await labUp(file, opts.log);
@@ -165,7 +164,7 @@ async function labBoot(opts: BenchOptions, file: string): Promise<Pick<BenchSumm
       conditions: {
         'lab topology': file,
         'lab nodes': `${plan.nodes.length} (${nVm} VMs)`,
-        'host load 1/5/15 min, lab phase start → end': `${load0} → ${loadavg()}`,
+        'host load 1/5/15 min, lab phase start → end': `${load0} → ${hostLoad()}`,
       },
     };
   } finally {

@@ -21,6 +21,7 @@ import { aggregateFailovers, type FailoverAggregate, type FailoverResult } from 
 import type { Benchmark, BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { ratio, summaryToMarkdown } from '../bench.ts';
 import { containerTwin } from './twin.ts';
+import { hostLoad } from '../record.ts';
 
 const DEFAULT_SCENARIO = 'chaos/scenarios/has-vm-master-kill.yaml';
 
@@ -47,10 +48,8 @@ interface VariantResult {
   loadAfter: string;
 }
 
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-
 async function runVariant(s: Scenario, backend: 'vm' | 'container', opts: BenchOptions, keep: boolean): Promise<VariantResult> {
-  const loadBefore = loadavg();
+  const loadBefore = hostLoad();
   opts.log.info(`${backend} masters: ${s.name} on ${s.topology}, ${s.timeline[0]!.repeat} × ${s.timeline[0]!.fault} …`);
   const { plan } = await loadTopologyFile(s.topology);
   try {
@@ -65,7 +64,7 @@ async function runVariant(s: Scenario, backend: 'vm' | 'container', opts: BenchO
       requests: ledger.length,
       okRate: r.metrics.ok_rate ?? null,
       loadBefore,
-      loadAfter: loadavg(),
+      loadAfter: hostLoad(),
     };
   } finally {
     if (!keep) await labDownByName(plan.lab, silentLogger, await openBackend(silentLogger)).catch(() => {});
