@@ -120,6 +120,20 @@ describe('nmt monitor decisions', () => {
     expect(r.actions).to.deep.equal([{ type: 'fence', service: 'web', host: 'h-1' }]);
   });
 
+  it('repair: a primary that answers without running its service is woken again; a lost standby is recreated', () => {
+    const running = { 'h-1': {}, 'h-2': {}, 'h-3': { mail: 'active' as const }, 'h-4': { mail: 'standby' as const }, 'h-8': { monitor: 'standby' as const } };
+    const r = plan(table, placement, allOk(), running, 'h-7');
+    expect(r.actions).to.deep.equal([
+      { type: 'wake', service: 'web', host: 'h-1' },
+      { type: 'standby', service: 'web', host: 'h-2', primary: 'h-1' },
+    ]);
+    expect(r.placement).to.deep.equal(placement); // the placement stays: only the hosts catch up
+  });
+
+  it('repair waits for a status report: a host that did not answer its status is not repaired', () => {
+    expect(plan(table, placement, allOk(), { 'h-3': { mail: 'active' } }, 'h-7').actions).to.deep.equal([]);
+  });
+
   it('no action when most hosts look failed at once (the monitor is the likelier problem)', () => {
     const health = Object.fromEntries(table.map((h, i) => [h, (i < 5 ? 'overload' : 'ok') as Health]));
     expect(plan(table, placement, health, {}, 'h-7').actions).to.deep.equal([]);

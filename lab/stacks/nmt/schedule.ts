@@ -69,7 +69,9 @@ export type Action =
   /** Steps 3–4: create a sleeping standby on `host` (primary `primary`). */
   | { type: 'standby'; service: ServiceName; host: string; primary: string }
   /** A host runs a service the placement gives to someone else: shut it down there. */
-  | { type: 'fence'; service: ServiceName; host: string };
+  | { type: 'fence'; service: ServiceName; host: string }
+  /** The placement's primary answers but does not run the service (a wake that failed): wake it again. */
+  | { type: 'wake'; service: ServiceName; host: string };
 
 /**
  * One tick of the monitor. `health` covers every host probed this tick; `running` is what each
@@ -110,6 +112,19 @@ export function plan(
         a.secondary = s;
         actions.push({ type: 'standby', service, host: s, primary: a.primary });
       }
+    }
+  }
+  // Repair: the placement is what should run; an answering host's report is what does. A primary
+  // whose wake failed (an NFS copy that timed out on a busy host, say) or a secondary whose
+  // standby is gone (a host restarted) would otherwise stay broken for good.
+  for (const service of services) {
+    const a = next[service]!;
+    const busy = (host: string) => actions.some((x) => x.service === service && ('host' in x ? x.host : x.to) === host);
+    if (a.primary !== self && health[a.primary] === 'ok' && running[a.primary] && running[a.primary]![service] !== 'active' && !busy(a.primary)) {
+      actions.push({ type: 'wake', service, host: a.primary });
+    }
+    if (a.secondary !== null && health[a.secondary] === 'ok' && running[a.secondary] && running[a.secondary]![service] !== 'standby' && !busy(a.secondary)) {
+      actions.push({ type: 'standby', service, host: a.secondary, primary: a.primary });
     }
   }
   // Fencing: an answering host that runs a service actively though it is not its primary.

@@ -128,14 +128,27 @@ async function create(service: ServiceName): Promise<Running> {
   return r;
 }
 
-async function standby(service: ServiceName, primary: string | undefined): Promise<void> {
+// One creation per service at a time: the monitor may ask again (a repair) while a slow start on a
+// busy host is still under way, and a second process would hold the same ports.
+const starting = new Map<ServiceName, Promise<Running>>();
+function ensure(service: ServiceName): Promise<Running> {
   const cur = services.get(service);
-  if (cur?.state === 'active') throw new Error(`${service} is active on ${node}`);
-  if (!cur) {
-    const r = await create(service);
-    signalGroup(r, 'SIGSTOP');
-    services.set(service, r);
+  if (cur) return Promise.resolve(cur);
+  let p = starting.get(service);
+  if (!p) {
+    p = create(service)
+      .then((r) => (services.set(service, r), r))
+      .finally(() => starting.delete(service));
+    starting.set(service, p);
   }
+  return p;
+}
+
+async function standby(service: ServiceName, primary: string | undefined): Promise<void> {
+  if (services.get(service)?.state === 'active') throw new Error(`${service} is active on ${node}`);
+  const fresh = !services.has(service);
+  const r = await ensure(service);
+  if (fresh && r.state === 'standby') signalGroup(r, 'SIGSTOP');
   if (service === 'monitor' && primary) watchMonitor(primary);
   event(node, 'standby', { service, primary });
 }
@@ -183,12 +196,8 @@ async function wake(service: ServiceName): Promise<Record<string, number>> {
   const t0 = performance.now();
   await fetchData(service); // step 2.1: ready the resources (NFS)
   const t1 = performance.now();
-  let r = services.get(service);
-  const cold = !r;
-  if (!r) {
-    r = await create(service);
-    services.set(service, r);
-  }
+  const cold = !services.has(service);
+  const r = await ensure(service);
   if (service === 'monitor') writeFileSync('/run/nmt/monitor.active', '1');
   signalGroup(r, 'SIGCONT'); // step 2.2: wake the sleeping standby
   const spec = serviceSpec(service, node, monitorEntry);

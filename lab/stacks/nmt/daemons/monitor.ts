@@ -58,6 +58,9 @@ async function act(a: Action): Promise<void> {
       const t0 = Date.now();
       await rpc(addr(a.host), cfg.agentPort, '/standby', { service: a.service, primary: a.primary }, 70);
       event(node, 'secondary', { service: a.service, host: a.host, ms: Date.now() - t0 });
+    } else if (a.type === 'wake') {
+      const r = await rpc<Record<string, number>>(addr(a.host), cfg.agentPort, '/wake', { service: a.service }, 70);
+      event(node, 'repaired', { service: a.service, host: a.host, ...r });
     } else {
       await rpc(addr(a.host), cfg.agentPort, '/release', { service: a.service }, 5);
       event(node, 'fenced', { service: a.service, host: a.host });
@@ -79,15 +82,24 @@ async function tick(): Promise<void> {
     if (p.status !== 'timeout') running[p.node] = p.status.services;
   }
   const next = plan(cfg.scheduling, placement, health, running, node);
-  if (next.actions.length === 0) return;
+  // A standby or repair still under way from an earlier tick is not asked for twice.
+  const actions = next.actions.filter((a) => a.type === 'migrate' || !inFlight.has(actionKey(a)));
+  if (actions.length === 0) return;
+  const moved = JSON.stringify(next.placement) !== JSON.stringify(placement);
   placement = next.placement;
-  for (const a of next.actions) if (a.type === 'migrate') event(node, 'decision', { service: a.service, from: a.from, to: a.to, cause: a.cause, cold: a.coldStart });
-  save();
+  for (const a of actions) if (a.type === 'migrate') event(node, 'decision', { service: a.service, from: a.from, to: a.to, cause: a.cause, cold: a.coldStart });
+  if (moved) save();
   // Steps 1–2 for every failed service at once; steps 3–4 (new secondaries) after, not in R.
-  await Promise.all(next.actions.filter((a) => a.type === 'migrate').map(act));
+  await Promise.all(actions.filter((a) => a.type === 'migrate').map(act));
   // Not awaited: creating a standby can take long on a busy host and must not delay the next tick.
-  void Promise.all(next.actions.filter((a) => a.type !== 'migrate').map(act));
+  for (const a of actions.filter((x) => x.type !== 'migrate')) {
+    inFlight.add(actionKey(a));
+    void act(a).finally(() => inFlight.delete(actionKey(a)));
+  }
 }
+
+const inFlight = new Set<string>();
+const actionKey = (a: Action) => `${a.type} ${a.service} ${'host' in a ? a.host : a.to}`;
 
 async function main(): Promise<void> {
   while (readFileSync('/run/nmt/monitor.active', 'utf8').trim() !== '1') await sleep(50);
