@@ -130,6 +130,12 @@ describe('nmt monitor decisions', () => {
     expect(r.placement).to.deep.equal(placement); // the placement stays: only the hosts catch up
   });
 
+  it('a standby the placement no longer names is fenced (it could wake as a second owner)', () => {
+    const moved: Placement = { ...placement, monitor: { primary: 'h-7', secondary: 'h-9' } };
+    const r = plan(table, moved, allOk(), { 'h-8': { monitor: 'standby' }, 'h-9': { monitor: 'standby' } }, 'h-7');
+    expect(r.actions).to.deep.equal([{ type: 'fence', service: 'monitor', host: 'h-8' }]);
+  });
+
   it('repair waits for a status report: a host that did not answer its status is not repaired', () => {
     expect(plan(table, placement, allOk(), { 'h-3': { mail: 'active' } }, 'h-7').actions).to.deep.equal([]);
   });

@@ -6,7 +6,7 @@
 // after a fault) it only restarts missing agents; the restarted host rejoins as a free host.
 import type { Stack, StackContext, StackInspection } from '../stack.ts';
 import { UserError } from '../../util/errors.ts';
-import { installDaemon, putFile, startDaemon } from '../node-files.ts';
+import { daemonRunning, installDaemon, putFile, startDaemon } from '../node-files.ts';
 import { EXPORT_PATH, ganeshaConf } from '../has/ganesha.ts';
 import { nmtConfig, type NmtConfig, type ServiceName } from './config.ts';
 import { NFS_DATA, NMT_ETC, apacheConf, nfsData, smtpdConf } from './services.ts';
@@ -18,6 +18,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function deployNfs(ctx: StackContext, cfg: NmtConfig): Promise<void> {
   const { backend } = ctx;
   const nfs = ctx.plan.nodes.find((n) => n.role === 'nfs')!;
+  // A redeploy (a host restarted after a fault) leaves a running server and its data alone:
+  // rewriting files under ganesha made its cached handles stale (NFS4ERR_STALE to the next reads).
+  if (await daemonRunning(backend, cfg.lab, nfs.name, 'ganesha')) return;
   const fs = await backend.exec(cfg.lab, nfs.name, ['stat', '-f', '-c', '%T', EXPORT_PATH], { check: false });
   if (fs.stdout.trim() === 'overlayfs') throw new UserError(`${nfs.name}: ${EXPORT_PATH} is on overlayfs; give it 'volumes: [${EXPORT_PATH}]' in the topology`);
   for (const [svc, files] of Object.entries(nfsData(cfg.hosts, cfg.services.find((s) => s.name === 'web')?.ip ?? ''))) {
@@ -103,6 +106,12 @@ export const nmtStack: Stack = {
     );
     if (statuses.some((s) => s.services.monitor === 'active')) {
       log.info('NMT: the monitor runs already; restarted hosts rejoin the pool');
+      return;
+    }
+    // Services placed but no monitor: placing again from the topology would start second copies
+    // beside the running ones. Leave it as it is and say so.
+    if (statuses.some((s) => Object.keys(s.services).length > 0)) {
+      log.warn('NMT: services run but no monitor is active (its primary and secondary both failed): nothing recovers them until the lab is redeployed (halab down, halab up)');
       return;
     }
     await log.step('NMT: placement (primaries awake, secondaries asleep)', async () => {

@@ -68,7 +68,7 @@ export type Action =
   | { type: 'migrate'; service: ServiceName; from: string; to: string; cause: 'down' | 'overload'; release: boolean; coldStart: boolean }
   /** Steps 3–4: create a sleeping standby on `host` (primary `primary`). */
   | { type: 'standby'; service: ServiceName; host: string; primary: string }
-  /** A host runs a service the placement gives to someone else: shut it down there. */
+  /** A host runs a service (or holds a standby) the placement gives to someone else: shut it down there. */
   | { type: 'fence'; service: ServiceName; host: string }
   /** The placement's primary answers but does not run the service (a wake that failed): wake it again. */
   | { type: 'wake'; service: ServiceName; host: string };
@@ -132,6 +132,11 @@ export function plan(
     for (const [service, state] of Object.entries(svcs) as [ServiceName, string][]) {
       const a = next[service];
       if (state === 'active' && a && a.primary !== host && !actions.some((x) => x.type === 'migrate' && x.service === service && x.from === host)) {
+        actions.push({ type: 'fence', service, host });
+      }
+      // A standby the placement no longer names (its host was replaced as secondary while slow to
+      // answer): it must go, or it could wake as a second owner later (the monitor's standby does).
+      if (state === 'standby' && a && a.primary !== host && a.secondary !== host && !actions.some((x) => x.service === service && ('host' in x ? x.host : x.to) === host)) {
         actions.push({ type: 'fence', service, host });
       }
     }

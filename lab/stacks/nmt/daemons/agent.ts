@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 import { readCgroup } from '../../has/daemons/traffic-client.ts';
 import { TIMING_KEYS, type NmtConfig, type ServiceName } from '../config.ts';
 import { DATA_DIR, NFS_DATA, serviceSpec } from '../services.ts';
-import { assess } from '../schedule.ts';
+import { assess, type Placement } from '../schedule.ts';
 import { checkName } from './clients.ts';
 import { event, probeHost, rpc } from './rpc.ts';
 
@@ -153,42 +153,84 @@ async function standby(service: ServiceName, primary: string | undefined): Promi
   event(node, 'standby', { service, primary });
 }
 
+/**
+ * nfs-cp with two retries: a copy can fail for a moment (a reply lost on a busy host, a handle the
+ * server's cache just dropped); a wake that gives up on the first error leaves the service down.
+ */
+async function nfsCopy(url: string, to: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run('nfs-cp', [url, to], { timeout: 5000 });
+      return;
+    } catch (e) {
+      if (attempt === 3) throw new Error(`nfs-cp ${url}: ${(e as Error).message}`);
+      await sleep(150 * attempt);
+    }
+  }
+}
+
+/** The newest versioned file of a service on the NFS server (e.g. the monitor's state-<ms>.json), or null. */
+async function newestVersion(service: ServiceName, stem: string): Promise<string | null> {
+  const base = `nfs://${cfg.nfs.address}${cfg.nfs.exportPath}/${NFS_DATA}/${service}/`;
+  const ls = await run('nfs-ls', [`${base}?version=4`], { timeout: 5000 });
+  const re = new RegExp(`^${stem}-(\\d+)\\.json$`);
+  const newest = ls.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).at(-1) ?? '')
+    .filter((n) => re.test(n))
+    .sort((a, b) => Number(re.exec(b)![1]) - Number(re.exec(a)![1]))[0];
+  return newest ? `${base}${newest}?version=4` : null;
+}
+
 async function fetchData(service: ServiceName): Promise<void> {
   const spec = serviceSpec(service, node, monitorEntry);
   const dir = `${DATA_DIR}/${service}`;
   mkdirSync(dir, { recursive: true });
   await Promise.all(
     spec.dataFiles.map(async (f) => {
-      const url = `nfs://${cfg.nfs.address}${cfg.nfs.exportPath}/${NFS_DATA}/${service}/${f}?version=4`;
-      try {
-        await run('nfs-cp', [url, `${dir}/${f}.nfs`], { timeout: 5000 });
-        chmodSync(`${dir}/${f}.nfs`, 0o644); // daemons that dropped privileges read it (smtpd's table)
-        renameSync(`${dir}/${f}.nfs`, `${dir}/${f}`);
-      } catch (e) {
-        throw new Error(`nfs-cp ${url}: ${(e as Error).message}`);
-      }
+      await nfsCopy(`nfs://${cfg.nfs.address}${cfg.nfs.exportPath}/${NFS_DATA}/${service}/${f}?version=4`, `${dir}/${f}.nfs`);
+      chmodSync(`${dir}/${f}.nfs`, 0o644); // daemons that dropped privileges read it (smtpd's table)
+      renameSync(`${dir}/${f}.nfs`, `${dir}/${f}`);
     }),
   );
   if (spec.versioned) {
-    const base = `nfs://${cfg.nfs.address}${cfg.nfs.exportPath}/${NFS_DATA}/${service}/`;
-    const ls = await run('nfs-ls', [`${base}?version=4`], { timeout: 5000 });
-    const re = new RegExp(`^${spec.versioned}-(\\d+)\\.json$`);
-    const newest = ls.stdout
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/).at(-1) ?? '')
-      .filter((n) => re.test(n))
-      .sort((a, b) => Number(re.exec(b)![1]) - Number(re.exec(a)![1]))[0];
+    const newest = await newestVersion(service, spec.versioned);
     // None yet (the first monitor): it starts from the topology's placement, not a stale local copy.
     if (!newest) rmSync(`${dir}/${spec.versioned}.json`, { force: true });
     else {
-      await run('nfs-cp', [`${base}${newest}?version=4`, `${dir}/${spec.versioned}.json.nfs`], { timeout: 5000 });
+      await nfsCopy(newest, `${dir}/${spec.versioned}.json.nfs`);
       renameSync(`${dir}/${spec.versioned}.json.nfs`, `${dir}/${spec.versioned}.json`);
     }
   }
 }
 
+/**
+ * Who the last monitor named as its secondary, read from the state it saved on the NFS server;
+ * undefined when that cannot be read. A standby monitor the placement no longer names (replaced
+ * while this host was slow to answer) must not wake: two monitors would both act.
+ */
+async function savedMonitorSecondary(): Promise<string | null | undefined> {
+  try {
+    const newest = await newestVersion('monitor', 'state');
+    if (!newest) return undefined;
+    const tmp = `/run/nmt/state-check.json`;
+    await nfsCopy(newest, tmp);
+    const saved = JSON.parse(readFileSync(tmp, 'utf8')) as { placement: Placement };
+    return saved.placement.monitor?.secondary ?? null;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The IP is on one of this host's interfaces that is up (libuv lists only interfaces up and running). */
 function holdsIp(ip: string): boolean {
   return Object.values(networkInterfaces()).some((l) => l?.some((a) => a.address === ip));
+}
+
+/** The IP is configured on the NIC, whatever its link state (what add and delete act on). */
+async function configured(ip: string, ifname: string): Promise<boolean> {
+  const r = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', ifname]).catch(() => ({ stdout: '' }));
+  return r.stdout.includes(` ${ip}/`);
 }
 
 async function wake(service: ServiceName): Promise<Record<string, number>> {
@@ -206,7 +248,7 @@ async function wake(service: ServiceName): Promise<Record<string, number>> {
   r.state = 'active';
   const t2 = performance.now();
   // step 2.3: the service IP, then tell the neighbours (gratuitous ARP, not awaited)
-  if (!holdsIp(c.ip)) await run('ip', ['addr', 'add', `${c.ip}/${c.prefixLength}`, 'dev', c.ifname]);
+  if (!(await configured(c.ip, c.ifname))) await run('ip', ['addr', 'add', `${c.ip}/${c.prefixLength}`, 'dev', c.ifname]);
   spawn('arping', ['-q', '-U', '-c', '2', '-i', c.ifname, '-S', c.ip, c.ip], { stdio: 'ignore' }).on('error', () => undefined);
   const t3 = performance.now();
   event(node, 'active', { service, ip: c.ip, cold, nfsMs: t1 - t0, wakeMs: t2 - t1, ipMs: t3 - t2 });
@@ -216,7 +258,9 @@ async function wake(service: ServiceName): Promise<Record<string, number>> {
 
 async function release(service: ServiceName): Promise<void> {
   const c = svcCfg(service);
-  if (holdsIp(c.ip)) await run('ip', ['addr', 'del', `${c.ip}/${c.prefixLength}`, 'dev', c.ifname]).catch(() => undefined);
+  // Asked of the NIC itself: on a NIC whose link is down the address is still there (a self-fence
+  // that trusted holdsIp() left it, and it came back with the link: two owners).
+  if (await configured(c.ip, c.ifname)) await run('ip', ['addr', 'del', `${c.ip}/${c.prefixLength}`, 'dev', c.ifname]).catch(() => undefined);
   const r = services.get(service);
   if (r) {
     services.delete(service);
@@ -245,6 +289,12 @@ function watchMonitor(primary: string): void {
     misses = probe.ping && probe.status === 'timeout' ? misses + 1 : 0;
     const h = assess(probe, cfg.overloadCpu, misses);
     if (h !== 'ok' && services.get('monitor')?.state === 'standby' && watched === primary) {
+      const named = await savedMonitorSecondary();
+      if (named !== undefined && named !== node) {
+        event(node, 'stale-standby', { service: 'monitor', primary, named });
+        await release('monitor');
+        return;
+      }
       event(node, 'decision', { service: 'monitor', from: primary, to: node, cause: h });
       if (h === 'overload') await rpc(host.address, cfg.agentPort, '/release', { service: 'monitor' }, cfg.releaseTimeoutS).catch(() => undefined);
       await wake('monitor').catch((e: Error) => event(node, 'error', { op: 'wake', service: 'monitor', message: e.message }));
