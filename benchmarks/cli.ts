@@ -15,6 +15,7 @@ interface BenchFlags {
   quick?: boolean;
   json?: boolean;
   publish?: boolean;
+  skip?: string;
 }
 
 async function runOne(name: string, args: string[], flags: BenchFlags, log: Logger): Promise<BenchSummary> {
@@ -39,6 +40,7 @@ export function registerBenchCommand(program: Command): void {
     .argument('[args...]', 'benchmark arguments')
     .option('--quick', 'the CI size: fewer trials, smaller labs')
     .option('--json', 'machine-readable summary on stdout')
+    .option('--skip <names>', 'reproduce: leave these benchmarks out (comma-separated)')
     .option('--publish', 'also copy the report to reports/latest/<name>/ (to commit the newest full reproduction)')
     // a benchmark's own options (e.g. --failover-ms 90,73) go to it as arguments
     .allowUnknownOption()
@@ -55,7 +57,10 @@ export function registerBenchCommand(program: Command): void {
       let summaries: BenchSummary[];
       if (name === 'reproduce') {
         summaries = [];
-        for (const n of REPRODUCTION.filter((b) => benchmarkNames().includes(b))) {
+        const skip = (flags.skip ?? '').split(',').filter(Boolean);
+        const unknown = skip.filter((n) => !REPRODUCTION.includes(n));
+        if (unknown.length) throw new UserError(`--skip: ${unknown.join(', ')} not in the reproduction (${REPRODUCTION.join(', ')})`);
+        for (const n of REPRODUCTION.filter((b) => benchmarkNames().includes(b) && !skip.includes(b))) {
           log.info(`── bench ${n} ──`);
           summaries.push(await runOne(n, args, flags, log).catch((err: unknown) => failedSummary(n, err)));
         }
