@@ -378,4 +378,12 @@ createServer(async (req, res) => {
   }
 }).listen(cfg.agentPort, self.address);
 
+// A node restarted after a fault keeps its filesystem (a container's /run is not a tmpfs): pid
+// files of services that died with it would make Apache refuse to start ("httpd (pid N) already
+// running", N now another process), and a service this agent has not started cannot be running.
+mkdirSync('/run/nmt', { recursive: true });
+for (const f of readdirSync('/run/nmt', { withFileTypes: true })) {
+  if (f.isFile() && f.name.endsWith('.pid')) rmSync(`/run/nmt/${f.name}`, { force: true });
+}
+
 event(node, 'agent-start', {});
