@@ -18,7 +18,7 @@ import {
 } from './balancer.ts';
 import { DR_TABLE, drTableScript, type DrNode } from './daemons/dr-table.ts';
 import type { TrafficManagerConfig } from './daemons/traffic-manager.ts';
-import { EVENTS_FILE, KEEPALIVED_CONF_PATH, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript, type VrrpInstance } from './vrrp.ts';
+import { EVENTS_FILE, KEEPALIVED_CONF_PATH, KEEPALIVED_PID_ARGS, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript, type VrrpInstance } from './vrrp.ts';
 
 const TM_ENTRY = fileURLToPath(new URL('./daemons/traffic-manager.ts', import.meta.url));
 export const TM_CONFIG_PATH = '/etc/halab/traffic-manager.json';
@@ -143,7 +143,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
     }
     await startDaemon(backend, cfg.lab, m.name, {
       name: 'keepalived',
-      argv: ['keepalived', '--dont-fork', '--log-console', '--use-file', KEEPALIVED_CONF_PATH, '--vrrp'],
+      argv: ['keepalived', '--dont-fork', '--log-console', '--use-file', KEEPALIVED_CONF_PATH, '--vrrp', ...KEEPALIVED_PID_ARGS],
     });
     if (i === 0) {
       const anyHolder = async () => (await Promise.all(masters.map((x) => vipHolder(ctx, cfg, x)))).some(Boolean);

@@ -42,6 +42,17 @@ export interface KeepalivedSpec {
 
 export const NOTIFY_SCRIPT_PATH = '/opt/halab/vrrp-notify.sh';
 export const KEEPALIVED_CONF_PATH = '/etc/keepalived/keepalived.conf';
+/**
+ * keepalived's own pid files, kept under /run/halab (emptied when a node starts). In their default
+ * place (/run) they survive a node's restart, and when a pid they name is taken by another process
+ * after the restart, keepalived says "daemon is already running" and exits: a restarted NFS server
+ * or master was left without VRRP, so it could never take its floating IP back or over.
+ */
+export const KEEPALIVED_PID_ARGS = [
+  '--pid=/run/halab/keepalived-main.pid',
+  '--vrrp_pid=/run/halab/keepalived-vrrp.pid',
+  '--checkers_pid=/run/halab/keepalived-checkers.pid',
+];
 export const EVENTS_FILE = '/var/log/halab/events.jsonl';
 
 /** keepalived accepts advert_int down to 0.01 s (VRRPv3 centiseconds); print it without float noise. */
