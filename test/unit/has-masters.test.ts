@@ -101,6 +101,24 @@ describe('has masters: keepalived config', () => {
       expect(ev).to.include({ node: 'm1', source: 'vrrp', type: 'state' });
       expect(ev.data).to.deep.equal({ state: 'MASTER', instance: 'VI_lan1', kind: 'INSTANCE', priority: 150 });
       expect(Math.abs(ev.t - Date.now())).to.be.below(5000);
+      expect(execFileSync('cat', [join(dir, 'vrrp-VI_lan1.state')], { encoding: 'utf8' })).to.match(/^MASTER \d+\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the notify script keeps the latest transition in the state file when an older one finishes last', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'halab-notify-'));
+    try {
+      const script = notifyScript('m1').replaceAll('/var/log/halab', dir).replaceAll('/run/halab', dir);
+      writeFileSync(join(dir, 'n.sh'), script);
+      // A transition from the future is recorded; the one run now (older) must not overwrite it.
+      writeFileSync(join(dir, 'vrrp-VI_lan1.state'), `MASTER ${Date.now() + 60_000}\n`);
+      execFileSync('sh', [join(dir, 'n.sh'), 'INSTANCE', 'VI_lan1', 'BACKUP', '150']);
+      expect(execFileSync('cat', [join(dir, 'vrrp-VI_lan1.state')], { encoding: 'utf8' })).to.match(/^MASTER /);
+      writeFileSync(join(dir, 'vrrp-VI_lan1.state'), `MASTER ${Date.now() - 60_000}\n`);
+      execFileSync('sh', [join(dir, 'n.sh'), 'INSTANCE', 'VI_lan1', 'BACKUP', '150']);
+      expect(execFileSync('cat', [join(dir, 'vrrp-VI_lan1.state')], { encoding: 'utf8' })).to.match(/^BACKUP /);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

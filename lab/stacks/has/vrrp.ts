@@ -113,7 +113,10 @@ export function keepalivedConf(s: KeepalivedSpec): string {
 
 /**
  * The notify script: keepalived calls it as `<script> INSTANCE|GROUP <name> <state> <priority>`.
- * It appends an event line and records the state for `halab inspect`.
+ * It appends an event line and records the state for `halab inspect`. keepalived runs the scripts
+ * of quick transitions concurrently, so an older one can finish last (seen under load: a master's
+ * "BACKUP (init)" script wrote after its "MASTER" one, and inspect showed a MASTER as BACKUP): the
+ * state file keeps the transition with the latest time, compared under a lock.
  */
 export function notifyScript(node: string): string {
   return `#!/bin/sh
@@ -123,7 +126,14 @@ kind="$1"; name="$2"; state="$3"; prio="\${4:-0}"
 mkdir -p /var/log/halab /run/halab
 printf '{"t":%s,"node":"%s","source":"vrrp","type":"state","data":{"state":"%s","instance":"%s","kind":"%s","priority":%s}}\\n' \\
   "$t" "${node}" "$state" "$name" "$kind" "$prio" >> ${EVENTS_FILE}
-[ "$kind" = INSTANCE ] && echo "$state $t" > "/run/halab/vrrp-$name.state"
+if [ "$kind" = INSTANCE ]; then
+  f="/run/halab/vrrp-$name.state"
+  (
+    flock 9
+    old=$(cut -d' ' -f2 "$f" 2>/dev/null)
+    [ "\${old:-0}" -le "$t" ] && echo "$state $t" > "$f"
+  ) 9>>"$f.lock"
+fi
 exit 0
 `;
 }
