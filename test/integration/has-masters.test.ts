@@ -1,7 +1,6 @@
 // The HAS masters on a real lab (has-2): VRRP failover, the nft direct-routing balancer, the
 // LDirectord-like health checks, the traffic manager's weights, connections surviving a master kill.
 import { expect } from 'chai';
-import { fileURLToPath } from 'node:url';
 import { labDownByName, labUp } from '../../lab/lab.ts';
 import type { HasConfig } from '../../lab/stacks/has/config.ts';
 import { hasStack } from '../../lab/stacks/has/index.ts';
@@ -13,10 +12,9 @@ import { watchdog } from '../../lab/stacks/has/traffic.ts';
 import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
 import { EXPORT_PATH } from '../../lab/stacks/has/ganesha.ts';
 import { startDaemon, stopDaemon } from '../../lab/stacks/node-files.ts';
-import { hasLab, log, testBackend, until } from './helpers.ts';
+import { has2Topology, hasLab, log, testBackend, until } from './helpers.ts';
 
-const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
-const LAB = 'has-2';
+const { file: TOPOLOGY, lab: LAB } = has2Topology();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('HAS masters on has-2 (real lab)', function () {

@@ -3,7 +3,6 @@
 // traffic node's NIC going down (erd), and `halab inspect` shows VRRP states, weights and the
 // NFS owner.
 import { expect } from 'chai';
-import { fileURLToPath } from 'node:url';
 import { labDownByName, labUp, readSavedPlan } from '../../lab/lab.ts';
 import { labStateDir } from '../../lab/util/paths.ts';
 import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
@@ -13,16 +12,14 @@ import { fileSetPaths } from '../../lab/stacks/has/traffic.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
-import { halab, log, testBackend, until } from './helpers.ts';
+import { halab, has2Topology, log, testBackend, until } from './helpers.ts';
 
-const TOPOLOGY = fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
-const LAB = 'has-2';
+const { file: TOPOLOGY, lab: LAB } = has2Topology();
 
-/** The thesis loses no request when an NFS server dies. Measured here (CI, has-2): ~30 of 350
- * requests fail within ~0.7 s of the kill while the floating IP moves (not yet 0: see issue 4), so
- * the test holds the loss to a window — failures only in the first FAILURE_WINDOW_MS after the
- * kill, every request after it served — and prints the count. */
-const FAILURE_WINDOW_MS = 2000;
+/** The thesis loses no request when an NFS server dies; neither does halab since the FUSE client
+ * stopped crashing on a failover. Before: 0-38 of 350 failed per trial (403 while the crashed
+ * mount was dead, 404 while it was remounted). After: 0 failed in every owner-kill trial on a has-2
+ * copy (29 while fixing, 6 of them with the final client), the slowest request 0.5-0.9 s. */
 /** Per-request client timeout during the loss: a browser waits this long, so does the probe. */
 const PROBE_TIMEOUT_MS = 5000;
 
@@ -110,10 +107,9 @@ describe('HA-NFS on has-2 (real lab)', function () {
     );
     // 350 at 20 ms over 7 s on an idle machine; the probe shares two loaded cores (193 seen).
     expect(t.ledger.length).to.be.above(100);
+    expect(failed, 'requests lost to the NFS server\'s loss').to.deep.equal([]);
     const killedAt = t.faults[0]!.start;
-    const late = failed.filter((x) => x.start < killedAt || x.start > killedAt + FAILURE_WINDOW_MS);
-    expect(late, 'failures outside the takeover window').to.deep.equal([]);
-    expect(t.ledger.filter((x) => x.start > killedAt + FAILURE_WINDOW_MS).length).to.be.above(50);
+    expect(t.ledger.filter((x) => x.start > killedAt + 2000).length).to.be.above(50);
     // Every traffic node that served during the loss reconnected to the new owner.
     expect(stalls.flat().length).to.be.at.least(1);
     // After the loss new content still comes from NFS through both nodes.

@@ -1,4 +1,6 @@
 // Shared helpers for integration tests against the real engine.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { silentLogger, consoleLogger } from '../../lab/util/log.ts';
 import { openBackend, readSavedPlan } from '../../lab/lab.ts';
@@ -46,4 +48,16 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
     await sleep(250);
   }
+}
+
+/**
+ * The topology the has-2 tests bring up: topologies/has-2.yaml, or the file HALAB_HAS2_TOPOLOGY
+ * names (a copy with its own name and subnets), so a run on a shared engine does not take over
+ * someone else's has-2. The lab is the file's `name:`.
+ */
+export function has2Topology(): { file: string; lab: string } {
+  const file = process.env.HALAB_HAS2_TOPOLOGY ?? fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
+  const lab = /^name:\s*(\S+)/m.exec(readFileSync(file, 'utf8'))?.[1];
+  if (!lab) throw new Error(`${file}: no top-level name:`);
+  return { file, lab };
 }

@@ -16,6 +16,8 @@ import { formatAdvert, keepalivedConf, masterDownSeconds, notifyScript } from '.
 import { hasConfig } from '../../lab/stacks/has/config.ts';
 import { drSettings, haproxyConf, initialAssignment } from '../../lab/stacks/has/balancer.ts';
 import { trafficManagerConfig, vrrpInstances } from '../../lab/stacks/has/masters.ts';
+import { nodeChainScript, pickPath, type DrPath } from '../../lab/stacks/has/daemons/dr-table.ts';
+import { downNetworks } from '../../lab/stacks/has/daemons/traffic-client.ts';
 import type { LabPlan, PlannedNode } from '../../lab/topology/types.ts';
 
 function node(name: string, role: string, host: number, cpus?: number): PlannedNode {
@@ -101,6 +103,24 @@ describe('has masters: keepalived config', () => {
       expect(ev).to.include({ node: 'm1', source: 'vrrp', type: 'state' });
       expect(ev.data).to.deep.equal({ state: 'MASTER', instance: 'VI_lan1', kind: 'INSTANCE', priority: 150 });
       expect(Math.abs(ev.t - Date.now())).to.be.below(5000);
+      expect(execFileSync('cat', [join(dir, 'vrrp-VI_lan1.state')], { encoding: 'utf8' })).to.match(/^MASTER \d+\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the notify script keeps the latest transition in the state file when an older one finishes last', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'halab-notify-'));
+    try {
+      const script = notifyScript('m1').replaceAll('/var/log/halab', dir).replaceAll('/run/halab', dir);
+      writeFileSync(join(dir, 'n.sh'), script);
+      // A transition from the future is recorded; the one run now (older) must not overwrite it.
+      writeFileSync(join(dir, 'vrrp-VI_lan1.state'), `MASTER ${Date.now() + 60_000}\n`);
+      execFileSync('sh', [join(dir, 'n.sh'), 'INSTANCE', 'VI_lan1', 'BACKUP', '150']);
+      expect(execFileSync('cat', [join(dir, 'vrrp-VI_lan1.state')], { encoding: 'utf8' })).to.match(/^MASTER /);
+      writeFileSync(join(dir, 'vrrp-VI_lan1.state'), `MASTER ${Date.now() - 60_000}\n`);
+      execFileSync('sh', [join(dir, 'n.sh'), 'INSTANCE', 'VI_lan1', 'BACKUP', '150']);
+      expect(execFileSync('cat', [join(dir, 'vrrp-VI_lan1.state')], { encoding: 'utf8' })).to.match(/^BACKUP /);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -211,5 +231,40 @@ describe('has masters: settings', () => {
     expect(h).to.include('mode tcp');
     expect(h).to.include('server web-2 198.18.1.13:443 weight 1');
     expect(h).to.include('maxconn 8000');
+  });
+});
+
+describe('has masters: forwarding to a traffic node over its other network', () => {
+  const paths: DrPath[] = [
+    { network: 'lan1', device: 'eth0', mac: '02:00:00:00:01:0c', address: '198.18.1.12' },
+    { network: 'lan2', device: 'eth1', mac: '02:00:00:00:02:0c', address: '198.18.2.12' },
+  ];
+
+  it('picks the VIP network while its NIC is up, the next network when it is down, and the first when all are', () => {
+    expect(pickPath(paths, [])!.network).to.equal('lan1');
+    expect(pickPath(paths, ['lan1'])!.network).to.equal('lan2');
+    expect(pickPath(paths, ['lan2'])!.network).to.equal('lan1');
+    expect(pickPath(paths, ['lan1', 'lan2'])!.network).to.equal('lan1');
+  });
+
+  it("rewrites only the node's chain: source the master's NIC on that network, destination the node's MAC there", () => {
+    expect(nodeChainScript(3, '02:00:00:00:02:0a', paths[1]!)).to.equal(
+      'flush chain netdev halab_dr rs3\n' +
+        'add rule netdev halab_dr rs3 counter ether saddr set 02:00:00:00:02:0a ether daddr set 02:00:00:00:02:0c fwd to "eth1"\n',
+    );
+  });
+
+  it('the traffic client reports the networks whose NIC is not up', () => {
+    const state: Record<string, string> = { '/sys/class/net/eth0/operstate': 'down\n', '/sys/class/net/eth1/operstate': 'up\n' };
+    const read = (f: string) => {
+      if (!(f in state)) throw new Error('ENOENT');
+      return state[f]!;
+    };
+    const nics = [
+      { ifname: 'eth0', network: 'lan1' },
+      { ifname: 'eth1', network: 'lan2' },
+      { ifname: 'eth2', network: 'lan3' },
+    ];
+    expect(downNetworks(nics, read)).to.deep.equal(['lan1', 'lan3']);
   });
 });

@@ -7,7 +7,7 @@ import type { PlannedNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { putFile } from '../node-files.ts';
 import type { HasConfig } from './config.ts';
-import { assignBuckets, bucketCounts, drTableScript, type DrNode, type DrTableSpec } from './daemons/dr-table.ts';
+import { assignBuckets, bucketCounts, drTableScript, type DrNode, type DrPath, type DrTableSpec } from './daemons/dr-table.ts';
 
 /** Balancer settings the thesis leaves open, from params (snake_case) with these defaults. */
 export interface DrSettings {
@@ -71,7 +71,18 @@ export async function drNodes(ctx: StackContext, cfg: HasConfig): Promise<DrNode
         const r = await ctx.backend.exec(cfg.lab, n.name, ['cat', `/sys/class/net/${ifname}/address`]);
         mac = r.stdout.trim();
       }
-      return { id: i + 1, name: n.name, mac };
+      // Every network the node and the masters share, the VIP network's first.
+      const nets = [cfg.vipNetwork, ...n.nics.map((x) => x.network).filter((x) => x !== cfg.vipNetwork)];
+      const paths: DrPath[] = [];
+      for (const network of nets) {
+        const nic = n.nics.find((x) => x.network === network);
+        const masterNic = cfg.masters[0]?.nics.find((x) => x.network === network);
+        if (!nic || !masterNic) continue;
+        let m = info.nics.find((x) => x.ifname === nic.ifname)?.mac;
+        if (!m) m = (await ctx.backend.exec(cfg.lab, n.name, ['cat', `/sys/class/net/${nic.ifname}/address`])).stdout.trim();
+        paths.push({ network, device: masterNic.ifname, mac: m, address: nic.address });
+      }
+      return { id: i + 1, name: n.name, mac, paths };
     }),
   );
 }

@@ -18,7 +18,7 @@ import {
 } from './balancer.ts';
 import { DR_TABLE, drTableScript, type DrNode } from './daemons/dr-table.ts';
 import type { TrafficManagerConfig } from './daemons/traffic-manager.ts';
-import { EVENTS_FILE, KEEPALIVED_CONF_PATH, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript, type VrrpInstance } from './vrrp.ts';
+import { EVENTS_FILE, KEEPALIVED_CONF_PATH, KEEPALIVED_PID_ARGS, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript, type VrrpInstance } from './vrrp.ts';
 
 const TM_ENTRY = fileURLToPath(new URL('./daemons/traffic-manager.ts', import.meta.url));
 export const TM_CONFIG_PATH = '/etc/halab/traffic-manager.json';
@@ -53,7 +53,7 @@ export function vrrpInstances(cfg: HasConfig, self: PlannedNode, peers: PlannedN
   return out;
 }
 
-export function trafficManagerConfig(cfg: HasConfig, s: DrSettings, master: PlannedNode, assignment: number[]): TrafficManagerConfig {
+export function trafficManagerConfig(cfg: HasConfig, s: DrSettings, master: PlannedNode, assignment: number[], drNodes: DrNode[] = []): TrafficManagerConfig {
   return {
     node: master.name,
     port: cfg.trafficManager.port,
@@ -64,7 +64,14 @@ export function trafficManagerConfig(cfg: HasConfig, s: DrSettings, master: Plan
     buckets: s.buckets,
     seed: s.seed,
     smoothing: 0.5,
-    nodes: cfg.traffic.map((n, i) => ({ id: i + 1, name: n.name, address: nicOn(n, cfg.vipNetwork).address, cpus: n.cpus ?? 1 })),
+    nodes: cfg.traffic.map((n, i) => {
+      // The master's own NIC names (they may differ between masters).
+      const paths = drNodes.find((d) => d.id === i + 1)?.paths?.flatMap((p) => {
+        const dev = master.nics.find((x) => x.network === p.network)?.ifname;
+        return dev ? [{ ...p, device: dev }] : [];
+      });
+      return { id: i + 1, name: n.name, address: nicOn(n, cfg.vipNetwork).address, cpus: n.cpus ?? 1, ...(paths?.length ? { paths } : {}) };
+    }),
     initialAssignment: assignment,
     eventsFile: EVENTS_FILE,
     stateFile: TM_STATE_PATH,
@@ -118,7 +125,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
         await startDaemon(backend, cfg.lab, m.name, { name: 'haproxy', argv: ['haproxy', '-W', '-db', '-f', '/etc/haproxy/haproxy.cfg'] });
       }
       const argv = await installDaemon(backend, cfg.lab, m.name, 'traffic-manager', TM_ENTRY);
-      await putIfChanged(ctx, m.name, TM_CONFIG_PATH, JSON.stringify(trafficManagerConfig(cfg, s, m, assignment), null, 2) + '\n');
+      await putIfChanged(ctx, m.name, TM_CONFIG_PATH, JSON.stringify(trafficManagerConfig(cfg, s, m, assignment, nodes), null, 2) + '\n');
       // Always restart: it rebuilds its state from reports within a period, and picks up a new bundle.
       await stopDaemon(backend, cfg.lab, m.name, 'traffic-manager');
       await startDaemon(backend, cfg.lab, m.name, { name: 'traffic-manager', argv: [...argv, TM_CONFIG_PATH] });
@@ -143,7 +150,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
     }
     await startDaemon(backend, cfg.lab, m.name, {
       name: 'keepalived',
-      argv: ['keepalived', '--dont-fork', '--log-console', '--use-file', KEEPALIVED_CONF_PATH, '--vrrp'],
+      argv: ['keepalived', '--dont-fork', '--log-console', '--use-file', KEEPALIVED_CONF_PATH, '--vrrp', ...KEEPALIVED_PID_ARGS],
     });
     if (i === 0) {
       const anyHolder = async () => (await Promise.all(masters.map((x) => vipHolder(ctx, cfg, x)))).some(Boolean);

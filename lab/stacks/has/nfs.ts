@@ -10,7 +10,7 @@ import type { HasConfig } from './config.ts';
 import { FILESET_ROOT, fileSetKey, installFileSet } from './fileset.ts';
 import { DOCROOT } from './traffic.ts';
 import { EXPORT_PATH, PSEUDO_PATH, ganeshaConf, rsyncdConf, syncLoop } from './ganesha.ts';
-import { KEEPALIVED_CONF_PATH, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript } from './vrrp.ts';
+import { KEEPALIVED_CONF_PATH, KEEPALIVED_PID_ARGS, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript } from './vrrp.ts';
 
 /** NFS failover is slower-paced than the masters': 0.1 s adverts (≈ 0.36 s to declare loss). */
 const NFS_ADVERT_SECONDS = 0.1;
@@ -69,7 +69,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
     ],
   });
   await putFile(backend, lab, self.name, KEEPALIVED_CONF_PATH, conf);
-  await startDaemon(backend, lab, self.name, { name: 'keepalived', argv: ['keepalived', '-n', '-l', '-D', '-f', KEEPALIVED_CONF_PATH] });
+  await startDaemon(backend, lab, self.name, { name: 'keepalived', argv: ['keepalived', '-n', '-l', '-D', '-f', KEEPALIVED_CONF_PATH, ...KEEPALIVED_PID_ARGS] });
 }
 
 export async function deployNfs(ctx: StackContext, cfg: HasConfig): Promise<void> {

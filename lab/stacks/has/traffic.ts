@@ -150,6 +150,7 @@ async function deployOne(ctx: StackContext, cfg: HasConfig, node: PlannedNode): 
       masters: cfg.masters.flatMap((m) => m.nics.map((n) => n.address)),
       port: cfg.trafficManager.port,
       periodSeconds: cfg.trafficManager.periodSeconds,
+      nics: node.nics.map((n) => ({ ifname: n.ifname, network: n.network })),
     }),
   );
   await startDaemon(backend, lab, node.name, { name: 'traffic-client', argv: [...argv, '/etc/halab/traffic-client.json'] });

@@ -42,6 +42,17 @@ export interface KeepalivedSpec {
 
 export const NOTIFY_SCRIPT_PATH = '/opt/halab/vrrp-notify.sh';
 export const KEEPALIVED_CONF_PATH = '/etc/keepalived/keepalived.conf';
+/**
+ * keepalived's own pid files, kept under /run/halab (emptied when a node starts). In their default
+ * place (/run) they survive a node's restart, and when a pid they name is taken by another process
+ * after the restart, keepalived says "daemon is already running" and exits: a restarted NFS server
+ * or master was left without VRRP, so it could never take its floating IP back or over.
+ */
+export const KEEPALIVED_PID_ARGS = [
+  '--pid=/run/halab/keepalived-main.pid',
+  '--vrrp_pid=/run/halab/keepalived-vrrp.pid',
+  '--checkers_pid=/run/halab/keepalived-checkers.pid',
+];
 export const EVENTS_FILE = '/var/log/halab/events.jsonl';
 
 /** keepalived accepts advert_int down to 0.01 s (VRRPv3 centiseconds); print it without float noise. */
@@ -102,7 +113,10 @@ export function keepalivedConf(s: KeepalivedSpec): string {
 
 /**
  * The notify script: keepalived calls it as `<script> INSTANCE|GROUP <name> <state> <priority>`.
- * It appends an event line and records the state for `halab inspect`.
+ * It appends an event line and records the state for `halab inspect`. keepalived runs the scripts
+ * of quick transitions concurrently, so an older one can finish last (seen under load: a master's
+ * "BACKUP (init)" script wrote after its "MASTER" one, and inspect showed a MASTER as BACKUP): the
+ * state file keeps the transition with the latest time, compared under a lock.
  */
 export function notifyScript(node: string): string {
   return `#!/bin/sh
@@ -112,7 +126,14 @@ kind="$1"; name="$2"; state="$3"; prio="\${4:-0}"
 mkdir -p /var/log/halab /run/halab
 printf '{"t":%s,"node":"%s","source":"vrrp","type":"state","data":{"state":"%s","instance":"%s","kind":"%s","priority":%s}}\\n' \\
   "$t" "${node}" "$state" "$name" "$kind" "$prio" >> ${EVENTS_FILE}
-[ "$kind" = INSTANCE ] && echo "$state $t" > "/run/halab/vrrp-$name.state"
+if [ "$kind" = INSTANCE ]; then
+  f="/run/halab/vrrp-$name.state"
+  (
+    flock 9
+    old=$(cut -d' ' -f2 "$f" 2>/dev/null)
+    [ "\${old:-0}" -le "$t" ] && echo "$state $t" > "$f"
+  ) 9>>"$f.lock"
+fi
 exit 0
 `;
 }

@@ -22,6 +22,34 @@ export interface DrNode {
   name: string;
   /** MAC of the node's NIC on the VIP network. */
   mac: string;
+  /** Every way to reach the node, the VIP network's first (see DrPath). */
+  paths?: DrPath[];
+}
+
+/**
+ * One way from a master to a traffic node: out of the master's NIC `device` on `network`, to the
+ * node's NIC there (`mac`, `address`). The table forwards over the VIP network's path; when the
+ * node reports its NIC on that network down, the traffic manager points the node's chain at the
+ * next path whose network is up (the thesis's traffic node keeps serving over its other NIC).
+ */
+export interface DrPath {
+  network: string;
+  device: string;
+  mac: string;
+  address: string;
+}
+
+/** The path to use for a node: the first whose network it does not report down (else the first). */
+export function pickPath(paths: DrPath[], down: readonly string[]): DrPath | undefined {
+  return paths.find((p) => !down.includes(p.network)) ?? paths[0];
+}
+
+/** Replace a node's chain so its flows leave out `path.device` to `path.mac` (source `srcMac`). */
+export function nodeChainScript(id: number, srcMac: string, path: Pick<DrPath, 'device' | 'mac'>): string {
+  return (
+    `flush chain netdev ${DR_TABLE} rs${id}\n` +
+    `add rule netdev ${DR_TABLE} rs${id} counter ether saddr set ${srcMac} ether daddr set ${path.mac} fwd to "${path.device}"\n`
+  );
 }
 
 export interface DrTableSpec {

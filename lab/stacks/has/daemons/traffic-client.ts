@@ -14,6 +14,23 @@ interface Config {
   masters: string[];
   port: number;
   periodSeconds: number;
+  /** The node's NICs: a report names the networks whose NIC is down (the balancer then forwards
+   * over another), and a change of them is reported at once. */
+  nics?: { ifname: string; network: string }[];
+}
+
+/** Networks whose NIC is not up (operstate; a missing NIC counts as down). */
+export function downNetworks(nics: { ifname: string; network: string }[], read = (f: string) => readFileSync(f, 'utf8')): string[] {
+  return nics
+    .filter((n) => {
+      try {
+        return read(`/sys/class/net/${n.ifname}/operstate`).trim() !== 'up';
+      } catch {
+        return true;
+      }
+    })
+    .map((n) => n.network)
+    .sort();
 }
 
 function first(paths: string[]): string | undefined {
@@ -46,6 +63,20 @@ function main(): void {
   const sock = createSocket('udp4');
   let prev = readCgroup();
   let prevT = performance.now();
+  let down = downNetworks(cfg.nics ?? []);
+  let last: { cpuUse?: number; memUse?: number; index?: number } = {}; // no load measured yet
+  const send = () => {
+    const msg = Buffer.from(JSON.stringify({ node: cfg.node, t: Date.now(), ...last, down }));
+    for (const m of cfg.masters) sock.send(msg, cfg.port, m, () => {});
+  };
+  // NIC state every 100 ms: a change goes out at once, not at the next period.
+  setInterval(() => {
+    const now = downNetworks(cfg.nics ?? []);
+    if (now.join() !== down.join()) {
+      down = now;
+      send();
+    }
+  }, 100);
   setInterval(() => {
     const cur = readCgroup();
     const t = performance.now();
@@ -53,15 +84,12 @@ function main(): void {
     const memUse = cur.mem / cur.memLimit;
     prev = cur;
     prevT = t;
-    const report = {
-      node: cfg.node,
-      t: Date.now(),
+    last = {
       cpuUse: Number(cpuUse.toFixed(4)),
       memUse: Number(memUse.toFixed(4)),
       index: loadIndex({ cpus: cur.cap, cpuUse, memUse }),
     };
-    const msg = Buffer.from(JSON.stringify(report));
-    for (const m of cfg.masters) sock.send(msg, cfg.port, m, () => {});
+    send();
   }, cfg.periodSeconds * 1000);
 }
 

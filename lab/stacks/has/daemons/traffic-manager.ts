@@ -17,7 +17,7 @@ import { appendFileSync, readFileSync, writeFileSync, renameSync, mkdirSync } fr
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { assignBuckets, bucketCounts, bucketMapScript, loadIndex } from './dr-table.ts';
+import { assignBuckets, bucketCounts, bucketMapScript, loadIndex, nodeChainScript, pickPath, type DrPath } from './dr-table.ts';
 
 export interface TrafficManagerConfig {
   node: string;
@@ -30,7 +30,8 @@ export interface TrafficManagerConfig {
   seed: number;
   /** EWMA weight of a new report (1 = no smoothing). */
   smoothing: number;
-  nodes: { id: number; name: string; address: string; cpus: number }[];
+  /** paths: the ways to reach the node (nft-dr), the VIP network's first; see dr-table.ts DrPath. */
+  nodes: { id: number; name: string; address: string; cpus: number; paths?: DrPath[] }[];
   /** The assignment loaded at deploy (so the first tick changes nothing unless it must). */
   initialAssignment: number[];
   eventsFile: string;
@@ -53,10 +54,15 @@ interface NodeState {
   memUse?: number;
   index: number;
   buckets: number;
+  paths?: DrPath[];
+  /** Networks on which the node reports its NIC down. */
+  down: string[];
+  /** Network of the path its chain forwards over now (undefined: the table's own, not yet set). */
+  via?: string;
 }
 
 const cfg = JSON.parse(readFileSync(process.argv[2] ?? '/etc/halab/traffic-manager.json', 'utf8')) as TrafficManagerConfig;
-const nodes: NodeState[] = cfg.nodes.map((n) => ({ ...n, healthy: true, index: 0, buckets: 0 }));
+const nodes: NodeState[] = cfg.nodes.map((n) => ({ ...n, healthy: true, index: 0, buckets: 0, down: [] }));
 let assignment = cfg.initialAssignment.slice();
 /** The kernel's map may hold an older manager's assignment: the first tick always applies. */
 let applied = false;
@@ -66,7 +72,7 @@ for (const id of assignment) {
 }
 
 mkdirSync(dirname(cfg.eventsFile), { recursive: true });
-function event(type: 'weight' | 'health' | 'report' | 'start', data: Record<string, unknown>): void {
+function event(type: 'weight' | 'health' | 'report' | 'start' | 'path', data: Record<string, unknown>): void {
   appendFileSync(cfg.eventsFile, JSON.stringify({ t: Date.now(), node: cfg.node, source: 'balancer', type, data }) + '\n');
 }
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -74,7 +80,7 @@ const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} $
 // ---- load reports -------------------------------------------------------------------------
 const sock = createSocket({ type: 'udp4', reuseAddr: true });
 sock.on('message', (buf) => {
-  let r: { node?: unknown; cpuUse?: unknown; memUse?: unknown; index?: unknown };
+  let r: { node?: unknown; cpuUse?: unknown; memUse?: unknown; index?: unknown; down?: unknown };
   try {
     r = JSON.parse(buf.toString('utf8'));
   } catch {
@@ -91,7 +97,47 @@ sock.on('message', (buf) => {
   n.reportedIndex = num(r.index);
   if (n.reportAt === undefined) event('report', { node: n.name, first: true });
   n.reportAt = Date.now();
+  if (Array.isArray(r.down)) {
+    const down = r.down.filter((x): x is string => typeof x === 'string').sort();
+    if (down.join() !== n.down.join()) {
+      n.down = down;
+      route(n); // at once: a NIC down is a stall for every flow of the node until this
+    }
+  }
 });
+
+// ---- paths (nft-dr): forward over a network where the node's NIC is up --------------------
+const srcMacs = new Map<string, string>();
+function srcMac(device: string): string | undefined {
+  if (!srcMacs.has(device)) {
+    try {
+      srcMacs.set(device, readFileSync(`/sys/class/net/${device}/address`, 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  }
+  return srcMacs.get(device);
+}
+
+function route(n: NodeState): void {
+  if (cfg.balancer !== 'nft-dr' || !n.paths?.length) return;
+  const p = pickPath(n.paths, n.down)!;
+  if (p.network === n.via) return;
+  const mac = srcMac(p.device);
+  if (!mac) return;
+  const r = spawnSync('nft', ['-f', '-'], { input: nodeChainScript(n.id, mac, p), encoding: 'utf8' });
+  if (r.status !== 0) {
+    log(`nft failed (path of ${n.name}): ${r.stderr}`);
+    return;
+  }
+  const first = n.via === undefined;
+  n.via = p.network;
+  n.address = p.address; // health checks follow the path
+  if (!first || p !== n.paths[0]) {
+    event('path', { node: n.name, network: p.network, down: n.down });
+    log(`${n.name}: forwarding over ${p.network} (NIC down on: ${n.down.join(', ') || 'none'})`);
+  }
+}
 sock.on('error', (e) => log(`udp error: ${e.message}`));
 sock.bind(cfg.port);
 
@@ -169,6 +215,7 @@ function apply(next: number[], counts: Map<number, number>): boolean {
 
 function tick(): void {
   const now = Date.now();
+  for (const n of nodes) route(n); // the deploy may have reloaded the table (chains back to the VIP network)
   computeIndexes(now);
   let weights = nodes.map((n) => ({ id: n.id, weight: n.index }));
   // Nothing usable at all: fall back to every node that passes its check (LDirectord's fallback
