@@ -111,8 +111,12 @@ describe('kernel NFS client in a VM traffic node (has-vm-nfs, real lab)', functi
       const failed = t.ledger.filter((x) => x.outcome !== 'ok');
       const killedAt = t.faults[0]!.start;
       const slowest = Math.max(...t.ledger.map((x) => x.end - x.start));
-      // The thesis: no failed request, "a delay ranging between 450 ms and 700 ms".
-      const over700 = t.ledger.filter((x) => x.end - x.start > 700);
+      // The thesis: no failed request, "a delay ranging between 450 ms and 700 ms". Latency of
+      // the requests sent before the kill, in the 2 s after it, and later (medians, ms).
+      const p50 = (from: number, to: number) => {
+        const d = t.ledger.filter((x) => x.start - killedAt >= from && x.start - killedAt < to).map((x) => x.end - x.start).sort((p, q) => p - q);
+        return d.length ? Math.round(d[Math.floor(d.length / 2)]!) : NaN;
+      };
       const remounts = (await b.exec(LAB, VM, ['sh', '-c', "grep '\"type\":\"remount\"' /var/log/halab/nfs-remount.log || true"])).stdout
         .trim()
         .split('\n')
@@ -129,7 +133,8 @@ describe('kernel NFS client in a VM traffic node (has-vm-nfs, real lab)', functi
       );
       console.log(
         `      NFS owner ${before} killed: ${t.ledger.length} requests to ${VM}, ${failed.length} failed ${JSON.stringify(Object.fromEntries(kinds))}, ` +
-          `failed at +${failed.map((x) => x.start - killedAt).join(',')} ms, slowest ${Math.round(slowest)} ms, ${over700.length} took > 700 ms (sent at +${over700.map((x) => Math.round(x.start - killedAt)).join(',')} ms), longest gap between successes ${Math.round(trialFailover(t).maxGapMs ?? NaN)} ms; ` +
+          `failed at +${failed.map((x) => Math.round(x.start - killedAt)).join(',')} ms, slowest ${Math.round(slowest)} ms, ` +
+          `median latency ${p50(-1e9, 0)} ms before the kill, ${p50(0, 2000)} ms in the 2 s after, ${p50(2000, 1e9)} ms later; longest gap between successes ${Math.round(trialFailover(t).maxGapMs ?? NaN)} ms; ` +
           `guest NFS op errors so far ${JSON.stringify(opErrors)}; remounts ${JSON.stringify(remounts.map((r) => ({ at: r.t - killedAt, stale_read_ms: r.stale_read_ms, remount_ms: r.remount_ms, ok: r.ok })))}`,
       );
       expect(t.ledger.length).to.be.above(50);
@@ -148,14 +153,16 @@ describe('kernel NFS client in a VM traffic node (has-vm-nfs, real lab)', functi
   it('nfs-remount puts a lost mount back (ENOENT on the export\'s marker: mounted again, swapped in)', async () => {
     const t0 = Date.now();
     await b.exec(LAB, VM, ['umount', '-l', DOCROOT]);
-    await until('the docroot mounted again', 120_000, async () => {
-      const r = await b.exec(LAB, VM, ['sh', '-c', `grep -c ' ${DOCROOT} nfs4 ' /proc/mounts; cat ${DOCROOT}/.fileset`], { check: false });
-      return r.stdout.trim().split('\n')[0] === '1' && r.stdout.includes('/');
+    type Remount = { t: number; error: string; ok: boolean; remount_ms: number };
+    // The mount is back once the script's `mount --move` ran; the daemon logs when the script ends.
+    const last = await until('nfs-remount to log a remount', 180_000, async () => {
+      const r = await b.exec(LAB, VM, ['sh', '-c', `cat /var/log/halab/nfs-remount.log; grep -c ' ${DOCROOT} nfs4 ' /proc/mounts`], { check: false });
+      const lines = r.stdout.trim().split('\n');
+      const m = lines.slice(0, -1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Remount & { type: string }).filter((x) => x.t > t0 && x.type === 'remount');
+      return lines.at(-1) === '1' && m.at(-1);
     });
-    const log = (await b.exec(LAB, VM, ['cat', '/var/log/halab/nfs-remount.log'])).stdout;
-    const last = JSON.parse(log.trim().split('\n').at(-1)!) as { t: number; error: string; ok: boolean; remount_ms: number };
     expect(last).to.include({ error: 'ENOENT', ok: true });
-    expect(last.t).to.be.greaterThan(t0 - 5000);
+    expect((await b.exec(LAB, VM, ['cat', `${DOCROOT}/.fileset`])).stdout).to.include('/');
     console.log(`      mount lost: back on ${DOCROOT} after ${Date.now() - t0} ms (the remount script ran ${last.remount_ms} ms)`);
   });
 
