@@ -95,7 +95,7 @@ export function nfsClientOf(node: PlannedNode): 'kernel' | 'fuse' {
  * Kernel NFS client options (VM traffic nodes). hard: a call to a lost server waits (the thesis:
  * "no interruption … a delay") instead of failing; timeo=10 (1 s, not the default 60 s) with
  * retrans=2: a call left unanswered is sent again after a second, not a minute. (Measured: the
- * stall after an owner's kill is ~3 s whatever timeo is — the kernel's first reconnect goes to
+ * stall after an owner's kill is ~3 s, set not by timeo but by sunrpc: the first reconnect goes to
  * the dead server before the IP moves, and sunrpc waits a fixed 3 s before the next one.)
  * vers=4.1: sessions, no callback channel to open back to the client. addr= because there is no
  * mount.nfs helper in the image (nfs-common is not needed): util-linux mount hands the options
