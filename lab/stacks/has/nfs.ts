@@ -127,15 +127,35 @@ export async function inspectNfs(ctx: StackContext, cfg: HasConfig): Promise<{ o
     if (holds) owner = owner ? `${owner}+${n.name}` : n.name;
     lines.push(`${n.name}: ${holds ? `holds ${cfg.nfsVip}` : 'standby'}, ganesha ${out.includes('ganesha') ? 'running' : 'NOT running'}, ${out.at(-2) ?? '?'} export dirs`);
   }
-  // The clients: each traffic node's FUSE mount of the export and its reconnects so far.
+  // The clients: each traffic node's mount of the export (FUSE on containers, the kernel's NFS
+  // client on VMs) and its reconnects (FUSE) or remounts (kernel) so far.
   for (const n of cfg.traffic) {
-    const r = await run(n.name, `grep -qs ' ${DOCROOT} fuse' /proc/mounts && echo mounted; grep -cs '"type":"reconnect"' /var/log/halab/nfs-fuse.log || true`);
+    const r = await run(
+      n.name,
+      `awk '$2 == "${DOCROOT}" { print "mount", $1, $3, $4 }' /proc/mounts | tail -n1; ` +
+        `echo reconnects $(grep -cs '"type":"reconnect"' /var/log/halab/nfs-fuse.log); echo remounts $(grep -cs '"type":"remount"' /var/log/halab/nfs-remount.log)`,
+    );
     if (!r) {
       lines.push(`${n.name}: not running`);
       continue;
     }
-    const out = r.stdout.split('\n');
-    lines.push(`${n.name}: ${out.includes('mounted') ? `${DOCROOT} mounted from ${cfg.nfsVip}` : `${DOCROOT} NOT an NFS mount`}, ${out.at(-2) || 0} reconnects`);
+    lines.push(`${n.name}: ${describeClientMount(r.stdout, cfg.nfsVip)}`);
   }
   return { owner, lines };
+}
+
+/**
+ * One traffic node's content mount from the output of inspectNfs's probe (pure, unit-tested):
+ * "mount SOURCE FSTYPE OPTIONS", "reconnects N", "remounts N".
+ */
+export function describeClientMount(out: string, nfsVip: string): string {
+  const field = (k: string) => out.split('\n').find((l) => l.startsWith(`${k} `))?.slice(k.length + 1).trim() ?? '';
+  const [source = '', type = '', options = ''] = field('mount').split(' ');
+  const count = (k: string) => Number(field(k)) || 0;
+  if (type.startsWith('fuse')) return `${DOCROOT} mounted from ${nfsVip} (FUSE, ${source}), ${count('reconnects')} reconnects`;
+  if (type === 'nfs4') {
+    const keep = options.split(',').filter((o) => /^(vers|hard|soft|timeo|retrans|proto)\b/.test(o));
+    return `${DOCROOT} mounted from ${source} (kernel NFS: nfs4 ${keep.join(',')}), ${count('remounts')} remounts`;
+  }
+  return `${DOCROOT} NOT an NFS mount`;
 }
