@@ -3,16 +3,14 @@
 // traffic node's NIC going down (erd), and `halab inspect` shows VRRP states, weights and the
 // NFS owner.
 import { expect } from 'chai';
-import { labDownByName, labUp, readSavedPlan } from '../../lab/lab.ts';
-import { labStateDir } from '../../lab/util/paths.ts';
-import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
+import type { HasConfig } from '../../lab/stacks/has/config.ts';
 import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
 import { EXPORT_PATH } from '../../lab/stacks/has/ganesha.ts';
 import { fileSetPaths } from '../../lab/stacks/has/traffic.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
-import { halab, has2Topology, log, testBackend, until } from './helpers.ts';
+import { halab, has2Topology, testBackend, until, freshHasLab, downUnlessKept } from './helpers.ts';
 
 const { file: TOPOLOGY, lab: LAB } = has2Topology();
 
@@ -46,16 +44,12 @@ describe('HA-NFS on has-2 (real lab)', function () {
 
   before(async () => {
     b = await testBackend();
-    if (!process.env.HALAB_REUSE_LAB) await labDownByName(LAB, log, b);
-    await labUp(TOPOLOGY, log);
-    const plan = readSavedPlan(LAB)!;
-    cfg = hasConfig(plan);
-    ctx = { plan, backend: b, log, stateDir: labStateDir(LAB) };
+    ({ cfg, ctx } = await freshHasLab(TOPOLOGY, LAB, b));
     cold = fileSetPaths(cfg);
   });
 
   after(async () => {
-    if (!process.env.HALAB_KEEP_LAB) await labDownByName(LAB, log, b);
+    await downUnlessKept(LAB, b);
   });
 
   it('the docroot is a FUSE mount of the NFS export, and a file written on the server is served through the VIP', async () => {

@@ -9,16 +9,15 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { labDownByName, labUp, readSavedPlan } from '../../lab/lab.ts';
 import { labStateDir } from '../../lab/util/paths.ts';
-import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
+import type { HasConfig } from '../../lab/stacks/has/config.ts';
 import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
 import { EXPORT_PATH } from '../../lab/stacks/has/ganesha.ts';
 import { DOCROOT, fileSetPaths } from '../../lab/stacks/has/traffic.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
-import { halab, log, testBackend, until } from './helpers.ts';
+import { halab, testBackend, until, freshHasLab, downUnlessKept } from './helpers.ts';
 
 const TOPOLOGY = process.env.HALAB_HAS_VM_NFS_TOPOLOGY ?? fileURLToPath(new URL('../../topologies/has-vm-nfs.yaml', import.meta.url));
 const LAB = /^name:\s*(\S+)/m.exec(readFileSync(TOPOLOGY, 'utf8'))![1]!;
@@ -38,17 +37,13 @@ describe('kernel NFS client in a VM traffic node (has-vm-nfs, real lab)', functi
 
   before(async () => {
     b = await testBackend();
-    if (!process.env.HALAB_REUSE_LAB) await labDownByName(LAB, log, b);
-    await labUp(TOPOLOGY, log);
-    const plan = readSavedPlan(LAB)!;
-    cfg = hasConfig(plan);
-    ctx = { plan, backend: b, log, stateDir: labStateDir(LAB) };
+    ({ cfg, ctx } = await freshHasLab(TOPOLOGY, LAB, b));
     vmAddr = cfg.traffic.find((n) => n.name === VM)!.nics[0]!.address;
     // A fresh stretch of the file set per run (a reused lab has already read the first ones).
     cold = fileSetPaths(cfg).slice(Math.floor(Date.now() / 1000) % 3000);
   });
   after(async () => {
-    if (!process.env.HALAB_KEEP_LAB) await labDownByName(LAB, log, b);
+    await downUnlessKept(LAB, b);
   });
 
   it('the VM node mounts the export with the guest kernel (nfs4, hard), the container node with FUSE', async () => {

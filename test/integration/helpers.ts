@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { silentLogger, consoleLogger } from '../../lab/util/log.ts';
-import { openBackend, readSavedPlan } from '../../lab/lab.ts';
+import { labDownByName, labUp, openBackend, readSavedPlan } from '../../lab/lab.ts';
 import { labStateDir } from '../../lab/util/paths.ts';
 import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
@@ -60,4 +60,18 @@ export function has2Topology(): { file: string; lab: string } {
   const lab = /^name:\s*(\S+)/m.exec(readFileSync(file, 'utf8'))?.[1];
   if (!lab) throw new Error(`${file}: no top-level name:`);
   return { file, lab };
+}
+
+/**
+ * A HAS lab brought up fresh for a test file (down first, unless HALAB_REUSE_LAB keeps one that is
+ * up), and the matching clean-up (skipped with HALAB_KEEP_LAB, to look at the lab after a run).
+ */
+export async function freshHasLab(topology: string, lab: string, b: DockerBackend): Promise<{ cfg: HasConfig; ctx: StackContext }> {
+  if (!process.env.HALAB_REUSE_LAB) await labDownByName(lab, log, b);
+  await labUp(topology, log);
+  return hasLab(lab, b);
+}
+
+export async function downUnlessKept(lab: string, b: DockerBackend | undefined): Promise<void> {
+  if (b && !process.env.HALAB_KEEP_LAB) await labDownByName(lab, log, b);
 }
