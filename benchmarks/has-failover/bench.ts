@@ -11,7 +11,8 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark, BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
-import { labUp, openBackend } from '../../lab/lab.ts';
+import { labDownByName, labUp, openBackend } from '../../lab/lab.ts';
+import { labAlreadyUp } from '../has-throughput/run.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import type { LabPlan } from '../../lab/topology/types.ts';
 import type { Logger } from '../../lab/util/log.ts';
@@ -167,9 +168,10 @@ export async function runHasFailover(opts: BenchOptions): Promise<BenchSummary> 
   const load0 = loadavg()[0]!;
   // Nodes up (idempotent); the stack is (re)deployed only when the service is not already steady:
   // a full idempotent deploy costs minutes on a loaded machine.
+  const backend = await openBackend(log);
+  const reused = await labAlreadyUp(backend, fp.lab);
   const up = await labUp(fileURLToPath(new URL(`../../topologies/${fp.lab}.yaml`, import.meta.url)), log, { skipStack: true });
   const plan = up.plan;
-  const backend = await openBackend(log);
   const cfg = hasConfig(plan);
   const ctx: StackContext = { plan, backend, log, stateDir: labStateDir(plan.lab) };
   const problem = await steadyProblem(ctx, cfg, false).catch((e: Error) => e.message);
@@ -205,6 +207,8 @@ export async function runHasFailover(opts: BenchOptions): Promise<BenchSummary> 
     for (const h of await healLab(backend, plan.lab, log)) log.info(`  rolled back: ${h}`);
   }
   const events = await gatherEvents(backend, plan, t0 - 5000);
+  // A lab this run brought up goes down with it (--keep leaves it); a lab that was up stays up.
+  if (!reused && !opts.args.includes('--keep')) await labDownByName(plan.lab, log, backend);
   writeFileSync(join(runDir, 'events.jsonl'), events.map((e) => JSON.stringify(e) + '\n').join(''));
   const summary = summarize(fp, trials, events, { cfg, plan, nfsInPath, t0, load0, runDir });
   writeFileSync(join(runDir, 'trials.json'), JSON.stringify(trials.map((t) => ({ kind: t.kind, n: t.n, faults: t.faults, requests: t.ledger.length, error: t.error })), null, 2) + '\n');

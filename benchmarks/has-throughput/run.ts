@@ -65,7 +65,7 @@ export function wrkFileSetScript(paths: string[]): string {
 }
 
 /** The lab's plan when every node of it exists (running or paused): then no redeploy is needed. */
-async function labAlreadyUp(backend: DockerBackend, lab: string): Promise<LabPlan | undefined> {
+export async function labAlreadyUp(backend: DockerBackend, lab: string): Promise<LabPlan | undefined> {
   const plan = readSavedPlan(lab);
   if (!plan) return undefined;
   const states = await Promise.all(plan.nodes.map((n) => backend.inspect(lab, n.name).then((i) => i.state, () => 'missing')));
