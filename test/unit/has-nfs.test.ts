@@ -58,7 +58,7 @@ describe('HA-NFS: mirror, mount and site', () => {
     const site = apacheSite('web-1', '/srv/www');
     const dir = /<Directory \/srv\/www>([\s\S]*?)<\/Directory>/.exec(site)![1]!;
     expect(dir).to.match(/EnableMMAP Off/).and.to.match(/EnableSendfile Off/);
-    expect(site).to.include('Alias /health /etc/halab/health.txt');
+    expect(site).to.include('Alias /health /run/halab/health.txt');
     expect(site.match(/X-Served-By "web-1"/g)).to.have.length(2);
   });
 

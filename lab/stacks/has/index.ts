@@ -8,7 +8,7 @@ import { hasConfig, type HasConfig } from './config.ts';
 import { drNodes, drSettings, prepareTrafficNodesForDr } from './balancer.ts';
 import { deployMasters, inspectMasters } from './masters.ts';
 import { deployNfs, inspectNfs } from './nfs.ts';
-import { deployTrafficNodes } from './traffic.ts';
+import { deployTrafficNodes, markInService } from './traffic.ts';
 import { deployErd } from './erd.ts';
 
 /** Wait until the node `client` (else the first client-role node) gets HTTP 200 from the VIP. */
@@ -43,6 +43,7 @@ export const hasStack: Stack = {
     await log.step('HAS: NFS', () => deployNfs(ctx, cfg));
     await log.step(`HAS: traffic nodes (${cfg.traffic.length})`, () => deployTrafficNodes(ctx, cfg));
     if (cfg.balancer === 'nft-dr') await log.step('HAS: direct routing on the traffic nodes', () => prepareTrafficNodesForDr(ctx, cfg));
+    await markInService(ctx, cfg); // only now may the health checks pass (a restarted node's page is gone)
     const nodes = cfg.balancer === 'nft-dr' ? await drNodes(ctx, cfg) : [];
     await log.step(`HAS: masters (VRRP advert ${cfg.vrrp.advertSeconds} s, balancer ${cfg.balancer})`, () => deployMasters(ctx, cfg, s, nodes));
     await log.step('HAS: route failover (erd)', () => deployErd(ctx, cfg));

@@ -15,6 +15,13 @@ import { fileSetKey, generateFileSet, installFileSet } from './fileset.ts';
 import { PSEUDO_PATH } from './ganesha.ts';
 
 export const DOCROOT = '/srv/www';
+/**
+ * The health page the balancer's checks read. Under /run/halab, which a node's start empties: a
+ * traffic node restarted after a fault fails its checks until the deploy has mounted its content,
+ * started Apache and set up direct routing (markInService), instead of being re-added as soon as
+ * Apache answers (requests to the VIP then failed for ~1 s per return: no VIP on its loopback yet).
+ */
+export const HEALTH_FILE = '/run/halab/health.txt';
 const TC_ENTRY = fileURLToPath(new URL('./daemons/traffic-client.ts', import.meta.url));
 const REMOUNT_ENTRY = fileURLToPath(new URL('./daemons/nfs-remount.ts', import.meta.url));
 
@@ -22,7 +29,7 @@ const REMOUNT_ENTRY = fileURLToPath(new URL('./daemons/nfs-remount.ts', import.m
 export function apacheSite(node: string, docroot: string): string {
   const body = `    DocumentRoot ${docroot}
     Header always set X-Served-By "${node}"
-    Alias /health /etc/halab/health.txt
+    Alias /health ${HEALTH_FILE}
     <Directory ${docroot}>
         Options -Indexes
         Require all granted
@@ -34,7 +41,7 @@ export function apacheSite(node: string, docroot: string): string {
     <Files "health.txt">
         Require all granted
     </Files>
-    <Directory /etc/halab>
+    <Directory /run/halab>
         Require all granted
     </Directory>
     ErrorLog \${APACHE_LOG_DIR}/error.log
@@ -187,7 +194,6 @@ async function deployOne(ctx: StackContext, cfg: HasConfig, node: PlannedNode): 
   const lab = cfg.lab;
   if (cfg.nfs.length > 0) await (nfsClientOf(node) === 'kernel' ? mountKernelNfs : mountFuse)(ctx, cfg, node);
   else await installFileSet(backend, lab, node.name, DOCROOT, cfg.files);
-  await putFile(backend, lab, node.name, '/etc/halab/health.txt', `ok ${node.name}\n`);
   await putFile(backend, lab, node.name, '/etc/apache2/sites-available/halab.conf', apacheSite(node.name, DOCROOT));
   await putFile(backend, lab, node.name, '/etc/apache2/conf-available/halab-mpm.conf', APACHE_MPM);
   await backend.exec(lab, node.name, [
@@ -223,6 +229,11 @@ async function deployOne(ctx: StackContext, cfg: HasConfig, node: PlannedNode): 
 
 export async function deployTrafficNodes(ctx: StackContext, cfg: HasConfig): Promise<void> {
   await Promise.all(cfg.traffic.map((n) => deployOne(ctx, cfg, n)));
+}
+
+/** The last step of a traffic node's deploy: its health page, so the balancer's checks pass. */
+export async function markInService(ctx: StackContext, cfg: HasConfig): Promise<void> {
+  await Promise.all(cfg.traffic.map((n) => putFile(ctx.backend, cfg.lab, n.name, HEALTH_FILE, `ok ${n.name}\n`)));
 }
 
 /** URL paths of the file set (for load generators). */
