@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labDownByName, openBackend } from '../../lab/lab.ts';
+import { displayPath } from '../../reports/report.ts';
 import { loadTopologyFile } from '../../lab/topology/index.ts';
 import { silentLogger, consoleLogger } from '../../lab/util/log.ts';
 import { runsRoot } from '../../lab/util/paths.ts';
@@ -114,7 +115,7 @@ export async function runVmFailoverBench(opts: BenchOptions): Promise<BenchSumma
   const f = vmScenario.timeline[0]!;
   const what = `${f.fault} of ${f.target}`;
   const counts = (v: VariantResult) =>
-    `${v.agg.recovered}/${v.agg.trials} recovered; failed requests per fault median ${v.agg.failed.median}; run ${v.runDir}`;
+    `${v.agg.recovered}/${v.agg.trials} recovered; failed requests per fault median ${v.agg.failed.median}; run ${displayPath(v.runDir)}`;
   const rows: BenchRow[] = [
     trialRow(`failover (outage), VM masters: ${what}`, vm.agg.outageMs, counts(vm)),
     trialRow(`failover (outage), container masters: ${what}`, ct.agg.outageMs, counts(ct)),
@@ -137,7 +138,7 @@ export async function runVmFailoverBench(opts: BenchOptions): Promise<BenchSumma
     bench: 'vm-failover',
     conditions: {
       scenario: file,
-      topology: `${vmScenario.topology} (VM nodes: ${vmNodes.join(', ')}); twin: the same file with backend: vm → container (${twin.replaced} replaced)`,
+      topology: `${displayPath(vmScenario.topology)} (VM nodes: ${vmNodes.join(', ')}); twin: the same file with backend: vm → container (${twin.replaced} replaced)`,
       fault: `${what}, ${f.duration} s down, ${trials} trials ${f.every} s apart, first at ${f.at} s`,
       workload: `probe from client: GET ${vmScenario.workload.url} on a new connection every ${vmScenario.workload.intervalMs} ms, timeout ${vmScenario.workload.timeoutMs} ms`,
       'outage means': 'fault start → first of 3 consecutive ok requests after the first failure (benchmarks/checkers/failover.ts)',
