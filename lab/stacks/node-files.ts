@@ -57,7 +57,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Start a daemon in the background inside a node (detached from the exec, reaped by the node's
- * init). Idempotent: a daemon that runs already (isDaemon) is left alone.
+ * init). Idempotent: a daemon whose pid file points at a live process is left alone.
  */
 export async function startDaemon(backend: Backend, lab: string, node: string, spec: DaemonSpec): Promise<void> {
   const pidFile = `/run/halab/${spec.name}.pid`;
@@ -65,35 +65,21 @@ export async function startDaemon(backend: Backend, lab: string, node: string, s
   const env = Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${q(v)}`).join(' ');
   const script = [
     'mkdir -p /run/halab /var/log/halab',
-    `if ${isDaemon(spec.name)}; then exit 0; fi`,
-    `${env ? `env ${env} ` : ''}setsid ${spec.argv.map(q).join(' ')} >>${logFile} 2>&1 </dev/null &`,
-    `echo $! > ${pidFile}; ${START_TIME('$!')} > ${pidFile}.start`,
+    `if [ -f ${pidFile} ] && kill -0 "$(cat ${pidFile})" 2>/dev/null; then exit 0; fi`,
+    `${env ? `env ${env} ` : ''}setsid ${spec.argv.map(q).join(' ')} >>${logFile} 2>&1 </dev/null & echo $! > ${pidFile}`,
   ].join('\n');
   await backend.exec(lab, node, ['sh', '-c', script]);
 }
 
 export async function stopDaemon(backend: Backend, lab: string, node: string, name: string, signal = 'TERM'): Promise<void> {
   const pidFile = `/run/halab/${name}.pid`;
-  // Only a process that is this daemon: a stale pid file must not make us signal a stranger.
-  await backend.exec(lab, node, ['sh', '-c', `if ${isDaemon(name)}; then kill -${signal} "$p" 2>/dev/null; fi; rm -f ${pidFile} ${pidFile}.start; true`]);
-}
-
-/** Shell: a process's start time (clock ticks since boot, /proc/PID/stat field 22; comm may hold spaces). */
-const START_TIME = (pid: string) => `sed 's/.*) //' /proc/${pid}/stat | cut -d' ' -f20`;
-
-/**
- * Shell test: the daemon's pid file names a live process that started when the daemon did (its
- * start time is kept beside the pid). A pid alone is not enough: a node restarted after a fault
- * keeps its pid files, and in the new container a low pid is soon another process. Sets $p.
- */
-function isDaemon(name: string): string {
-  const f = `/run/halab/${name}.pid`;
-  return `{ p=$(cat ${f} 2>/dev/null); [ -n "$p" ] && [ -e /proc/$p/stat ] && [ "$(${START_TIME('$p')})" = "$(cat ${f}.start 2>/dev/null)" ]; }`;
+  await backend.exec(lab, node, ['sh', '-c', `[ -f ${pidFile} ] && kill -${signal} "$(cat ${pidFile})" 2>/dev/null; rm -f ${pidFile}; true`]);
 }
 
 export async function daemonRunning(backend: Backend, lab: string, node: string, name: string): Promise<boolean> {
-  const script = isDaemon(name);
-  const r = await backend.exec(lab, node, ['sh', '-c', script], { check: false });
+  const r = await backend.exec(lab, node, ['sh', '-c', `kill -0 "$(cat /run/halab/${name}.pid 2>/dev/null)" 2>/dev/null`], {
+    check: false,
+  });
   return r.exitCode === 0;
 }
 

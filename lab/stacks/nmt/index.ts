@@ -9,7 +9,7 @@ import { UserError } from '../../util/errors.ts';
 import { daemonRunning, installDaemon, putFile, startDaemon } from '../node-files.ts';
 import { EXPORT_PATH, ganeshaConf } from '../has/ganesha.ts';
 import { nmtConfig, type NmtConfig, type ServiceName } from './config.ts';
-import { NFS_DATA, NMT_ETC, apacheConf, nfsData, smtpdConf } from './services.ts';
+import { NFS_DATA, NMT_ETC, NMT_RUN, apacheConf, nfsData, smtpdConf } from './services.ts';
 import type { Placement, StatusReply } from './schedule.ts';
 
 const DAEMONS = new URL('./daemons/', import.meta.url).pathname;
@@ -48,7 +48,7 @@ async function deployHost(ctx: StackContext, cfg: NmtConfig, name: string): Prom
   await putFile(backend, cfg.lab, name, `${NMT_ETC}/nmt.json`, JSON.stringify(cfg, null, 2));
   await putFile(backend, cfg.lab, name, `${NMT_ETC}/apache.conf`, apacheConf(name));
   await putFile(backend, cfg.lab, name, `${NMT_ETC}/smtpd.conf`, smtpdConf(name), '0600');
-  await backend.exec(cfg.lab, name, ['mkdir', '-p', '/run/nmt', '/var/lib/nmt', '/var/mail']);
+  await backend.exec(cfg.lab, name, ['mkdir', '-p', NMT_RUN, '/var/lib/nmt', '/var/mail']);
   await startDaemon(backend, cfg.lab, name, { name: 'nmt-agent', argv: [...agent, `${NMT_ETC}/nmt.json`, name, monitor[1]!] });
 }
 

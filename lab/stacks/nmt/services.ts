@@ -6,6 +6,12 @@ import type { ServiceName } from './config.ts';
 
 export const DATA_DIR = '/var/lib/nmt';
 export const NMT_ETC = '/etc/nmt';
+/**
+ * Runtime files (service pid files, the monitor's wake flag). Under /run/halab, which a node's
+ * start empties (a container's init, a VM's tmpfs /run): a restarted host keeps no stale pid file
+ * (Apache refused to start on one: "httpd (pid N) already running", N now another process).
+ */
+export const NMT_RUN = '/run/halab/nmt';
 /** The service-data tree inside the NFS export (one directory per service). */
 export const NFS_DATA = 'nmt';
 
@@ -59,7 +65,7 @@ ServerName ${node}
 Listen 80
 User www-data
 Group www-data
-PidFile /run/nmt/apache.pid
+PidFile ${NMT_RUN}/apache.pid
 ErrorLog /var/log/halab/apache-error.log
 DocumentRoot ${DATA_DIR}/web
 DirectoryIndex index.html

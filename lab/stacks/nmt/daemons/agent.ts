@@ -20,7 +20,7 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { readCgroup } from '../../has/daemons/traffic-client.ts';
 import { TIMING_KEYS, type NmtConfig, type ServiceName } from '../config.ts';
-import { DATA_DIR, NFS_DATA, serviceSpec } from '../services.ts';
+import { DATA_DIR, NFS_DATA, NMT_RUN, serviceSpec } from '../services.ts';
 import { assess, type Placement } from '../schedule.ts';
 import { checkName } from './clients.ts';
 import { event, probeHost, rpc } from './rpc.ts';
@@ -100,7 +100,7 @@ async function isReady(service: ServiceName): Promise<boolean> {
 async function create(service: ServiceName): Promise<Running> {
   const spec = serviceSpec(service, node, monitorEntry);
   mkdirSync(`${DATA_DIR}/${service}`, { recursive: true });
-  mkdirSync('/run/nmt', { recursive: true });
+  mkdirSync(NMT_RUN, { recursive: true });
   // Placeholders so a daemon that opens its data at start (smtpd's table) comes up before takeover.
   for (const f of spec.dataFiles) {
     try {
@@ -109,7 +109,7 @@ async function create(service: ServiceName): Promise<Running> {
       /* exists */
     }
   }
-  if (service === 'monitor') writeFileSync('/run/nmt/monitor.active', '0');
+  if (service === 'monitor') writeFileSync(`${NMT_RUN}/monitor.active`, '0');
   const log = openSync(`/var/log/halab/${service}.log`, 'a');
   const child = spawn(spec.argv[0]!, spec.argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
   const r: Running = { state: 'standby', child };
@@ -213,7 +213,7 @@ async function savedMonitorSecondary(): Promise<string | null | undefined> {
   try {
     const newest = await newestVersion('monitor', 'state');
     if (!newest) return undefined;
-    const tmp = `/run/nmt/state-check.json`;
+    const tmp = `${NMT_RUN}/state-check.json`;
     await nfsCopy(newest, tmp);
     const saved = JSON.parse(readFileSync(tmp, 'utf8')) as { placement: Placement };
     return saved.placement.monitor?.secondary ?? null;
@@ -240,7 +240,7 @@ async function wake(service: ServiceName): Promise<Record<string, number>> {
   const t1 = performance.now();
   const cold = !services.has(service);
   const r = await ensure(service);
-  if (service === 'monitor') writeFileSync('/run/nmt/monitor.active', '1');
+  if (service === 'monitor') writeFileSync(`${NMT_RUN}/monitor.active`, '1');
   signalGroup(r, 'SIGCONT'); // step 2.2: wake the sleeping standby
   const spec = serviceSpec(service, node, monitorEntry);
   if (spec.reload === 'hup') signalGroup(r, 'SIGHUP');
@@ -377,13 +377,5 @@ createServer(async (req, res) => {
     send(500, { error: (e as Error).message });
   }
 }).listen(cfg.agentPort, self.address);
-
-// A node restarted after a fault keeps its filesystem (a container's /run is not a tmpfs): pid
-// files of services that died with it would make Apache refuse to start ("httpd (pid N) already
-// running", N now another process), and a service this agent has not started cannot be running.
-mkdirSync('/run/nmt', { recursive: true });
-for (const f of readdirSync('/run/nmt', { withFileTypes: true })) {
-  if (f.isFile() && f.name.endsWith('.pid')) rmSync(`/run/nmt/${f.name}`, { force: true });
-}
 
 event(node, 'agent-start', {});

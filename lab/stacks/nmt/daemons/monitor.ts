@@ -1,5 +1,5 @@
 // The cluster monitor (paper 001), itself a service: it runs asleep on its secondary and works only
-// once woken (/run/nmt/monitor.active = 1). Every M seconds it probes every host (ping + agent
+// once woken (NMT_RUN/monitor.active = 1). Every M seconds it probes every host (ping + agent
 // status), decides with schedule.ts's plan(), and carries out the recovery procedure by RPC:
 // release on the questionable primary (overload only: a host that misses pings cannot be told),
 // wake on the secondary, then a new sleeping standby on the host the scheduling table picks.
@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { TIMING_KEYS, type NmtConfig } from '../config.ts';
-import { DATA_DIR, NFS_DATA } from '../services.ts';
+import { DATA_DIR, NFS_DATA, NMT_RUN } from '../services.ts';
 import { assess, plan, type Action, type Health, type Placement, type StatusReply } from '../schedule.ts';
 import { event, probeHost, rpc } from './rpc.ts';
 
@@ -102,7 +102,7 @@ const inFlight = new Set<string>();
 const actionKey = (a: Action) => `${a.type} ${a.service} ${'host' in a ? a.host : a.to}`;
 
 async function main(): Promise<void> {
-  while (readFileSync('/run/nmt/monitor.active', 'utf8').trim() !== '1') await sleep(50);
+  while (readFileSync(`${NMT_RUN}/monitor.active`, 'utf8').trim() !== '1') await sleep(50);
   load();
   event(node, 'monitor-start', { placement });
   save();
@@ -132,5 +132,5 @@ createServer(async (req, res) => {
   send(404, { error: `no ${req.url}` });
 }).listen(cfg.monitorPort);
 
-if (existsSync('/run/nmt/monitor.active')) void main();
-else throw new Error('monitor: /run/nmt/monitor.active missing (start me through the agent)');
+if (existsSync(`${NMT_RUN}/monitor.active`)) void main();
+else throw new Error(`monitor: ${NMT_RUN}/monitor.active missing (start me through the agent)`);
