@@ -44,12 +44,14 @@ export function pickPath(paths: DrPath[], down: readonly string[]): DrPath | und
   return paths.find((p) => !down.includes(p.network)) ?? paths[0];
 }
 
+/** A node chain's one rule: rewrite the MACs (source `src`: a MAC or an expression) and send the frame out `device`. */
+function forwardRule(src: string, mac: string, device: string): string {
+  return `counter ether saddr set ${src} ether daddr set ${mac} fwd to "${device}"`;
+}
+
 /** Replace a node's chain so its flows leave out `path.device` to `path.mac` (source `srcMac`). */
 export function nodeChainScript(id: number, srcMac: string, path: Pick<DrPath, 'device' | 'mac'>): string {
-  return (
-    `flush chain netdev ${DR_TABLE} rs${id}\n` +
-    `add rule netdev ${DR_TABLE} rs${id} counter ether saddr set ${srcMac} ether daddr set ${path.mac} fwd to "${path.device}"\n`
-  );
+  return `flush chain netdev ${DR_TABLE} rs${id}\nadd rule netdev ${DR_TABLE} rs${id} ${forwardRule(srcMac, path.mac, path.device)}\n`;
 }
 
 export interface DrTableSpec {
@@ -71,7 +73,8 @@ const hex = (n: number) => '0x' + (n >>> 0).toString(16);
 export function drTableScript(s: DrTableSpec): string {
   if (s.assignment.length !== s.buckets) throw new Error(`assignment has ${s.assignment.length} buckets, expected ${s.buckets}`);
   const chains = s.nodes
-    .map((n) => `  chain rs${n.id} {\n    counter ether saddr set ether daddr ether daddr set ${n.mac} fwd to "${s.device}"\n  }`)
+    // the frame came in to the master's own MAC on this device: that is the new source
+    .map((n) => `  chain rs${n.id} {\n    ${forwardRule('ether daddr', n.mac, s.device)}\n  }`)
     .join('\n');
   const vmap = s.nodes.map((n) => `${n.id} : jump rs${n.id}`).join(', ');
   return [
