@@ -8,7 +8,6 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { labStateDir } from '../../lab/util/paths.ts';
 import type { HasConfig } from '../../lab/stacks/has/config.ts';
 import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
@@ -17,10 +16,9 @@ import { DOCROOT, fileSetPaths } from '../../lab/stacks/has/traffic.ts';
 import type { StackContext } from '../../lab/stacks/stack.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { probeAroundFault, trialFailover } from '../../benchmarks/has-failover/probe.ts';
-import { halab, testBackend, until, freshHasLab, downUnlessKept } from './helpers.ts';
+import { halab, testBackend, testTopology, until, freshHasLab, downUnlessKept } from './helpers.ts';
 
-const TOPOLOGY = process.env.HALAB_HAS_VM_NFS_TOPOLOGY ?? fileURLToPath(new URL('../../topologies/has-vm-nfs.yaml', import.meta.url));
-const LAB = /^name:\s*(\S+)/m.exec(readFileSync(TOPOLOGY, 'utf8'))![1]!;
+const { file: TOPOLOGY, lab: LAB } = testTopology('has-vm-nfs', 'HALAB_HAS_VM_NFS_TOPOLOGY');
 const VM = 'webvm';
 /** Failures are allowed only this soon after the kill (the takeover + the remount); see the README. */
 const FAILURE_WINDOW_MS = 5000;

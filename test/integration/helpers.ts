@@ -51,16 +51,19 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
 }
 
 /**
- * The topology the has-2 tests bring up: topologies/has-2.yaml, or the file HALAB_HAS2_TOPOLOGY
- * names (a copy with its own name and subnets), so a run on a shared engine does not take over
- * someone else's has-2. The lab is the file's `name:`.
+ * The topology a test file brings up: topologies/<name>.yaml, or the file the environment variable
+ * `envVar` names (a copy with its own name and subnets), so a run on a shared engine does not take
+ * over someone else's lab. The lab is the file's `name:`.
  */
-export function has2Topology(): { file: string; lab: string } {
-  const file = process.env.HALAB_HAS2_TOPOLOGY ?? fileURLToPath(new URL('../../topologies/has-2.yaml', import.meta.url));
+export function testTopology(name: string, envVar: string): { file: string; lab: string } {
+  const file = process.env[envVar] ?? fileURLToPath(new URL(`../../topologies/${name}.yaml`, import.meta.url));
   const lab = /^name:\s*(\S+)/m.exec(readFileSync(file, 'utf8'))?.[1];
   if (!lab) throw new Error(`${file}: no top-level name:`);
   return { file, lab };
 }
+
+/** The has-2 tests' topology (HALAB_HAS2_TOPOLOGY overrides it). */
+export const has2Topology = () => testTopology('has-2', 'HALAB_HAS2_TOPOLOGY');
 
 /**
  * A HAS lab brought up fresh for a test file (down first, unless HALAB_REUSE_LAB keeps one that is
