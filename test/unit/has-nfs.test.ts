@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { EXPORT_PATH, syncLoop } from '../../lab/stacks/has/ganesha.ts';
-import { FUSE_OPTIONS, apacheSite, kernelNfsOptions, nfsClientOf, remountScript } from '../../lab/stacks/has/traffic.ts';
+import { fuseOptions, apacheSite, kernelNfsOptions, nfsClientOf, remountScript } from '../../lab/stacks/has/traffic.ts';
 import { describeClientMount } from '../../lab/stacks/has/nfs.ts';
 import type { PlannedNode } from '../../lab/topology/types.ts';
 import { fileSetKey } from '../../lab/stacks/has/fileset.ts';
@@ -16,17 +16,17 @@ describe('HA-NFS: mirror, mount and site', () => {
     execFileSync('sh', ['-n', '-c', loop]);
   });
 
-  it('the mount is read-only, shared with www-data, and caches no negative lookups', () => {
-    const opts = FUSE_OPTIONS.split(',');
-    expect(opts).to.include.members(['ro', 'allow_other', 'auto_cache', 'negative_timeout=0']);
+  it('the mount is read-only, shared with www-data, caches attributes for the given time and no negative lookups', () => {
+    const opts = fuseOptions(60).split(',');
+    expect(opts).to.include.members(['ro', 'allow_other', 'auto_cache', 'negative_timeout=0', 'attr_timeout=60', 'entry_timeout=60']);
   });
 
   it('a VM traffic node mounts with the kernel client (hard, short timeout, no negative cache), a container with FUSE', () => {
     const node = (backend: 'vm' | 'container') => ({ name: 'w', role: 'traffic', image: 'halab/traffic', backend, nics: [], capabilities: [], env: {} }) as PlannedNode;
     expect(nfsClientOf(node('vm'))).to.equal('kernel');
     expect(nfsClientOf(node('container'))).to.equal('fuse');
-    const opts = kernelNfsOptions('198.18.211.100').split(',');
-    expect(opts).to.include.members(['ro', 'vers=4.1', 'hard', 'timeo=10', 'lookupcache=positive', 'nosharecache', 'addr=198.18.211.100']);
+    const opts = kernelNfsOptions('198.18.211.100', 30).split(',');
+    expect(opts).to.include.members(['ro', 'vers=4.1', 'hard', 'timeo=10', 'lookupcache=positive', 'nosharecache', 'acregmax=30', 'acdirmax=30', 'addr=198.18.211.100']);
     expect(opts.some((o) => o === 'soft')).to.equal(false);
   });
 

@@ -6,7 +6,8 @@
  * It survives the server's floating IP moving to another server: every NFS call runs with a short
  * RPC timeout and a deadline; a call failing with anything but a definite answer (ENOENT, EACCES,
  * ...) drops the context, mounts again on a fresh one (the new owner of the IP) and retries by path
- * until a deadline. Open files remember their path and reopen after a reconnect. Calls go through
+ * until a deadline. Files are opened on the server at their first read (lazily: a file the kernel
+ * serves from its page cache costs no NFS call) and reopen by path after a reconnect. Calls go through
  * libnfs's async API with our own wait loop (see wait_call: libnfs 4.0's sync API crashes the
  * client when a connection fails). One lock serialises the libnfs context (it is not
  * thread-safe); the kernel's attribute, entry and page caches keep most of Apache's requests from
@@ -333,24 +334,25 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
   return r < 0 ? r : 0;
 }
 
+/*
+ * Opens are lazy: the NFS OPEN is sent on the first read that reaches us. With the kernel's page
+ * cache holding a file (auto_cache, attributes cached for the mount's attr_timeout), Apache's
+ * open/read/close of a cached file then costs no NFS call at all; an eager OPEN + CLOSE per
+ * request was most of a capped node's CPU and a round trip to the server each. A file that does
+ * not exist never gets here: the kernel's lookup (getattr) answered ENOENT first.
+ */
 static int op_open(const char *path, struct fuse_file_info *fi) {
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EROFS;
   struct handle *h = calloc(1, sizeof *h);
   if (!h || !(h->path = strdup(path))) return free(h), -ENOMEM;
-  int r;
-  pthread_mutex_lock(&lock);
-  RETRY(r, "open", x_open(path, &h->fh));
-  h->gen = generation;
-  pthread_mutex_unlock(&lock);
-  if (r < 0) return free(h->path), free(h), r;
   fi->fh = (uint64_t)(uintptr_t)h;
   return 0;
 }
 
-/* pread on the handle, reopening it by path if the context it was opened on is gone. */
+/* pread on the handle, opening it by path first (lazy open) or again if its context is gone. */
 static int pread_handle(struct handle *h, char *buf, size_t size, off_t off) {
-  if (h->gen != generation) {
-    h->fh = NULL; /* died with its context */
+  if (!h->fh || h->gen != generation) {
+    h->fh = NULL; /* not opened yet, or died with its context */
     int r = x_open(h->path, &h->fh);
     if (r < 0) return r;
     h->gen = generation;

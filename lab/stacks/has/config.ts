@@ -28,7 +28,13 @@ export interface HasConfig {
   balancer: 'nft-dr' | 'haproxy';
   /** Apache watchdog period (the thesis's cron job): longer than the health check interval. */
   apacheWatchdogSeconds: number;
-  /** Route failover daemon (erd): link-state poll period. */
+  /**
+   * The traffic nodes' NFS client: how long attributes and names are cached (params.
+   * nfs_cache_seconds) and the FUSE client's RPC timeout (params.nfs_rpc_timeout_ms: how long a
+   * lost server stalls a call before the client reconnects).
+   */
+  nfsClient: { cacheSeconds: number; rpcTimeoutMs: number };
+  /** Route failover daemon (erd): safety poll period (it acts on the kernel's link events). */
   erd: { pollMs: number };
   /** WebBench-like file set on every traffic node (deterministic from the seed). */
   files: { seed: number; count: number; meanBytes: number };
@@ -92,7 +98,8 @@ export function hasConfig(plan: LabPlan): HasConfig {
     },
     trafficManager: { periodSeconds: num(p, 'traffic_manager_period', 1, 0.1, 60), port: num(p, 'traffic_manager_port', 7070, 1024, 65535) },
     balancer,
-    erd: { pollMs: num(p, 'erd_poll_ms', 20, 5, 5000) },
+    nfsClient: { cacheSeconds: num(p, 'nfs_cache_seconds', 60, 0, 86400), rpcTimeoutMs: num(p, 'nfs_rpc_timeout_ms', 300, 50, 60000) },
+    erd: { pollMs: num(p, 'erd_poll_ms', 1000, 5, 60000) },
     apacheWatchdogSeconds: num(p, 'apache_watchdog_interval', 5, 1, 3600),
     files: {
       seed: num(p, 'fileset_seed', 1032, 0, 2 ** 31),

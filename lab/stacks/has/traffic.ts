@@ -86,12 +86,13 @@ done`;
 
 /**
  * FUSE options of the content mount. Read-only web content: the kernel caches attributes and
- * entries for a second and keeps file pages until a file's mtime or size changes (auto_cache);
- * missing names are not cached, so a file added on the server is served at once.
+ * entries for `cacheSeconds` (params.nfs_cache_seconds) and keeps file pages until a file's mtime
+ * or size changes (auto_cache, checked when the cached attributes expire); missing names are not
+ * cached, so a file added on the server is served at once. With 1 s, every request of a capped
+ * node went to the server for its attributes: the node spent its quota on NFS calls, not serving.
  */
-export const FUSE_OPTIONS = 'ro,allow_other,auto_cache,attr_timeout=1,entry_timeout=1,negative_timeout=0,max_threads=16';
-/** RPC timeout of the FUSE client: how long a lost server stalls a call before it reconnects. */
-export const NFS_RPC_TIMEOUT_MS = 300;
+export const fuseOptions = (cacheSeconds: number) =>
+  `ro,allow_other,auto_cache,attr_timeout=${cacheSeconds},entry_timeout=${cacheSeconds},negative_timeout=0,max_threads=16`;
 
 /** Which NFS client a traffic node mounts its content with: the guest kernel's on a VM node. */
 export function nfsClientOf(node: PlannedNode): 'kernel' | 'fuse' {
@@ -109,10 +110,10 @@ export function nfsClientOf(node: PlannedNode): 'kernel' | 'fuse' {
  * to the kernel as they are. nosharecache: every mount (and remount) gets its own superblock, so
  * a remount looks the root up afresh instead of reusing the old one. lookupcache=positive: no
  * negative lookups are cached (as the FUSE mount's negative_timeout=0), so a file added on the
- * server is served at once.
+ * server is served at once. ac*: attributes cached for params.nfs_cache_seconds, as on the FUSE mount.
  */
-export const kernelNfsOptions = (nfsVip: string) =>
-  `ro,vers=4.1,proto=tcp,port=2049,hard,timeo=10,retrans=2,lookupcache=positive,nosharecache,addr=${nfsVip}`;
+export const kernelNfsOptions = (nfsVip: string, cacheSeconds: number) =>
+  `ro,vers=4.1,proto=tcp,port=2049,hard,timeo=10,retrans=2,lookupcache=positive,nosharecache,acregmin=${cacheSeconds},acregmax=${cacheSeconds},acdirmin=${cacheSeconds},acdirmax=${cacheSeconds},addr=${nfsVip}`;
 /** Where the remount script lives in a VM traffic node (it also makes the first mount). */
 export const REMOUNT_SCRIPT = '/etc/halab/nfs-remount.sh';
 /** The nfs-remount daemon reads a file of the export this often to notice a stale mount. */
@@ -155,7 +156,7 @@ async function waitForContent(ctx: StackContext, cfg: HasConfig, node: PlannedNo
 async function mountKernelNfs(ctx: StackContext, cfg: HasConfig, node: PlannedNode): Promise<void> {
   const { backend } = ctx;
   const lab = cfg.lab;
-  await putFile(backend, lab, node.name, REMOUNT_SCRIPT, remountScript(DOCROOT, `${cfg.nfsVip}:${PSEUDO_PATH}`, kernelNfsOptions(cfg.nfsVip)), '0755');
+  await putFile(backend, lab, node.name, REMOUNT_SCRIPT, remountScript(DOCROOT, `${cfg.nfsVip}:${PSEUDO_PATH}`, kernelNfsOptions(cfg.nfsVip, cfg.nfsClient.cacheSeconds)), '0755');
   const r = await backend.exec(lab, node.name, ['sh', '-c', `PATH=$PATH:/opt/halab/bin modprobe nfsv4 && { grep -qs ' ${DOCROOT} nfs4 ' /proc/mounts || sh ${REMOUNT_SCRIPT}; }`], { check: false });
   if (r.exitCode !== 0) throw new UserError(`${node.name}: kernel NFS mount of ${cfg.nfsVip}:${PSEUDO_PATH} on ${DOCROOT} failed: ${(r.stdout + r.stderr).trim()}`);
   const argv = await installDaemon(backend, lab, node.name, 'nfs-remount', REMOUNT_ENTRY);
@@ -176,7 +177,7 @@ async function mountFuse(ctx: StackContext, cfg: HasConfig, node: PlannedNode): 
   ]);
   // Supervised: libnfs 4.0 has been seen to crash (a segfault inside libnfs) during a server
   // failover; a restart on the same mount point costs a short outage instead of the node's content.
-  const client = `halab-nfsfuse ${cfg.nfsVip} ${PSEUDO_PATH} ${DOCROOT} -f -o ${FUSE_OPTIONS}`;
+  const client = `halab-nfsfuse ${cfg.nfsVip} ${PSEUDO_PATH} ${DOCROOT} -f -o ${fuseOptions(cfg.nfsClient.cacheSeconds)}`;
   await startDaemon(backend, lab, node.name, {
     name: 'nfs-fuse',
     argv: [
@@ -184,7 +185,7 @@ async function mountFuse(ctx: StackContext, cfg: HasConfig, node: PlannedNode): 
       '-c',
       `while :; do fusermount3 -uz ${DOCROOT} 2>/dev/null; ${client}; s=$?; echo "{\\"t\\":$(date +%s%3N),\\"source\\":\\"nfs-fuse\\",\\"type\\":\\"exit\\",\\"status\\":$s}" >&2; sleep 0.2; done`,
     ],
-    env: { NFSFUSE_TIMEOUT_MS: String(NFS_RPC_TIMEOUT_MS) },
+    env: { NFSFUSE_TIMEOUT_MS: String(cfg.nfsClient.rpcTimeoutMs) },
   });
   await waitForContent(ctx, cfg, node, 60_000, 'see /var/log/halab/nfs-fuse.log');
 }
