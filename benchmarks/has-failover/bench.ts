@@ -270,7 +270,7 @@ function summarize(
       'probe': `open loop from node client, one GET per ${PROBE_INTERVAL_MS} ms, new TCP connection each (keep-alive off), timeout ${PROBE_TIMEOUT_MS} ms${fp.kinds.filter((k) => KINDS[k].probeTimeoutMs).map((k) => ` (${k}: ${KINDS[k].probeTimeoutMs} ms)`).join('')}`,
       'fault timing': `steady state (one VIP holder = preferred master, all traffic nodes in rotation, one NFS IP holder, HTTP 200) → probe → fault after ${ms(LEAD_MS)} → held ${fp.kinds.map((k) => `${k} ${KINDS[k].holdSeconds} s`).join(', ')} → rolled back (a restarted node gets the stack redeployed)`,
       disconnect: 'master-disconnect = links of both NICs of the active master down (cables pulled); partition by nftables is chaos/scenarios/has-master-disconnect.yaml',
-      'erd poll': `${c.cfg.erd.pollMs} ms`,
+      'erd': `kernel link events, safety poll ${c.cfg.erd.pollMs} ms`,
       'health checks': `every ${c.cfg.health.intervalSeconds} s, timeout ${c.cfg.health.timeoutSeconds} s`,
       'NFS in the request path': c.nfsInPath ? 'yes (FUSE/NFS mount on the traffic nodes)' : 'no (traffic nodes serve a local copy)',
       'host load average (1 min) at start / end': `${c.load0.toFixed(1)} / ${loadavg()[0]!.toFixed(1)} on ${'2 cores, shared'}`,

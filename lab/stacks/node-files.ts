@@ -93,6 +93,8 @@ export async function installDaemon(backend: Backend, lab: string, node: string,
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 12);
   const have = await backend.exec(lab, node, ['sh', '-c', `cat ${path}.hash 2>/dev/null`], { check: false });
   if (have.stdout.trim() !== hash) {
+    // A daemon of this name still running the old bundle would be left as it is by startDaemon.
+    if (have.stdout.trim()) await stopDaemon(backend, lab, node, name);
     await putFile(backend, lab, node, path, code);
     await putFile(backend, lab, node, `${path}.hash`, hash);
   }

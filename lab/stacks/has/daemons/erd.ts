@@ -1,10 +1,11 @@
 // erd, the Ethernet redundancy daemon (thesis 003 §3.16.2): watches the carrier of the node's
-// NICs every pollMs; when one loses its link, that network's route is moved onto a NIC that still
+// NICs (on every kernel link event, and every pollMs as a safety net: link-watch.ts); when one loses its link, that network's route is moved onto a NIC that still
 // has one (onlink: Linux answers ARP for any local address on any interface, so peers on the
 // other LAN still reach this node), and moved back when the link returns. Addresses to carry
 // (a master's VIP) move with it. Every switch is an event in /var/log/halab/events.jsonl.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
+import { watchLinks } from './link-watch.ts';
 
 interface Nic {
   ifname: string;
@@ -15,6 +16,7 @@ interface Nic {
 }
 interface Config {
   node: string;
+  /** Safety poll period; link changes are acted on as the kernel announces them. */
   pollMs: number;
   nics: Nic[];
 }
@@ -51,7 +53,7 @@ function main(): void {
   /** network → the NIC currently carrying it, when not its own */
   const movedTo = new Map<string, string>();
   event(cfg.node, 'start', { nics: cfg.nics.map((n) => n.ifname), pollMs: cfg.pollMs });
-  setInterval(() => {
+  watchLinks(() => {
     for (const nic of cfg.nics) {
       const isUp = carrier(nic.ifname);
       if (isUp === up.get(nic.ifname)) continue;

@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { loadIndex } from './dr-table.ts';
+import { watchLinks } from './link-watch.ts';
 
 interface Config {
   node: string;
@@ -69,14 +70,16 @@ function main(): void {
     const msg = Buffer.from(JSON.stringify({ node: cfg.node, t: Date.now(), ...last, down }));
     for (const m of cfg.masters) sock.send(msg, cfg.port, m, () => {});
   };
-  // NIC state every 100 ms: a change goes out at once, not at the next period.
-  setInterval(() => {
-    const now = downNetworks(cfg.nics ?? []);
-    if (now.join() !== down.join()) {
-      down = now;
-      send();
-    }
-  }, 100);
+  // NIC state on every kernel link event (and a 1 s safety poll): a change goes out at once, not
+  // at the next period.
+  if (cfg.nics?.length)
+    watchLinks(() => {
+      const now = downNetworks(cfg.nics ?? []);
+      if (now.join() !== down.join()) {
+        down = now;
+        send();
+      }
+    }, 1000);
   setInterval(() => {
     const cur = readCgroup();
     const t = performance.now();
