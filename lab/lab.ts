@@ -5,8 +5,8 @@ import pLimit from 'p-limit';
 import { parseDocument } from 'yaml';
 import type { DockerBackend } from './backends/docker/docker-backend.ts';
 import { MixedBackend } from './backends/vm/mixed-backend.ts';
-import type { NodeInfo } from './backends/backend.ts';
-import { ensureEngine, ensureHostTools } from './engine/bootstrap.ts';
+import type { LabResource, NodeInfo } from './backends/backend.ts';
+import { ensureEngine, ensureHostTools, restartOwnDockerd } from './engine/bootstrap.ts';
 import { ensureImages, type ImageResult } from './engine/images.ts';
 import { loadTopologyFile, validateLabName } from './topology/index.ts';
 import type { LabPlan, PlannedNode } from './topology/types.ts';
@@ -173,8 +173,29 @@ export async function labDownByName(lab: string, log: Logger, backend?: DockerBa
   const healed = await runTeardownHooks(lab, log);
   const removed = await backend.destroyLab(lab);
   rmSync(labStateDir(lab), { recursive: true, force: true });
-  const left = await backend.listResources(lab);
+  let left = await backend.listResources(lab);
+  if (left.length && left.every((r) => r.type === 'network')) left = await recoverStaleNetworks(backend, lab, left, log);
   return { lab, healed, removed: removed.map((r) => ({ type: r.type, name: r.name })), left };
+}
+
+/**
+ * Networks dockerd would not remove although the lab has no container left ("has active
+ * endpoints": its endpoint count drifted). When nothing runs in the engine and halab started it,
+ * a dockerd restart clears the count and the networks go; otherwise they stay, with the reason.
+ */
+async function recoverStaleNetworks(backend: DockerBackend, lab: string, left: LabResource[], log: Logger): Promise<LabResource[]> {
+  const names = left.map((r) => r.name).join(', ');
+  const running = await backend.runningContainers();
+  if (running > 0) {
+    log.warn(`dockerd still counts endpoints on ${names} (no container of this lab is on them); not restarting the engine while ${running} container(s) run. A later 'up' of this lab reuses them.`);
+    return left;
+  }
+  if (!(await restartOwnDockerd(log))) {
+    log.warn(`dockerd still counts endpoints on ${names}; halab did not start this engine, so it does not restart it. Restarting dockerd clears it.`);
+    return left;
+  }
+  for (const r of left) await backend.removeNetwork(r.id);
+  return backend.listResources(lab);
 }
 
 export interface Inspection {

@@ -64,8 +64,11 @@ export interface Backend {
   /** Set a network sysctl in the node's network namespace (e.g. net.ipv4.conf.all.arp_ignore). */
   setSysctl(lab: string, node: string, key: string, value: string): Promise<void>;
   stats(lab: string, node: string): Promise<NodeStats>;
-  /** Change a running node's CPU cap (cores; 0 = uncapped), live. Optional: benchmarks that vary the cap need it. */
-  setCpuLimit?(lab: string, node: string, cpus: number): Promise<void>;
+  /**
+   * Change a running node's CPU cap (cores; 0 = uncapped), live, optionally over a CFS period other
+   * than the kernel's 100 ms. Optional: benchmarks that vary the cap need it.
+   */
+  setCpuLimit?(lab: string, node: string, cpus: number, opts?: { periodMs?: number }): Promise<void>;
   inspect(lab: string, node: string): Promise<NodeInfo>;
   /** Every resource carrying the lab's label. */
   listResources(lab: string): Promise<LabResource[]>;

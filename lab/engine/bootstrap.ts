@@ -126,6 +126,37 @@ function writeDaemonConfig(log: Logger): string {
   return `wrote ${path} (docker0 198.19.255.1/24, pools 198.19.0.0/16 — never a private range)`;
 }
 
+/** The pid of the dockerd halab started, when it is still that process. */
+function ownDockerdPid(): number | undefined {
+  const file = join(stateRoot(), 'engine', 'dockerd.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd' ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Restart the dockerd halab started (never one it did not): the one way found to clear dockerd's
+ * endpoint-count drift on a network no container is on ("Fixing inconsistent endpoint_cnt" in its
+ * log at start). Returns false when halab does not own the running engine. The caller makes sure
+ * no container runs (a restart stops them).
+ */
+export async function restartOwnDockerd(log: Logger): Promise<boolean> {
+  const pid = ownDockerdPid();
+  if (!pid) return false;
+  const docker = dockerClient();
+  await log.step('Restarting the dockerd halab started (to clear a stale network endpoint count)', async () => {
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && existsSync(`/proc/${pid}`)) await new Promise((r) => setTimeout(r, 200));
+    await startDockerd(docker);
+  });
+  return true;
+}
+
 async function startDockerd(docker: Docker): Promise<string> {
   const dir = join(stateRoot(), 'engine');
   mkdirSync(dir, { recursive: true });

@@ -1,6 +1,6 @@
 // Per-container CPU and memory from the container's own cgroup (v1 cgroupfs or v2), read on the host:
 // fast and exact, unlike /proc inside a container, which shows the host's figures.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 function readFirst(paths: string[]): string | undefined {
   for (const p of paths) if (existsSync(p)) return readFileSync(p, 'utf8');
@@ -26,4 +26,30 @@ export function readContainerCgroup(id: string, root = '/sys/fs/cgroup'): Cgroup
     return { cpuSeconds: usec / 1e6, memoryBytes: mem ? Number(mem.trim()) : undefined };
   }
   return {};
+}
+
+/**
+ * Re-express a container's CPU cap over a longer CFS period (same share: quota = cpus × period).
+ * Docker only sets NanoCpus over the kernel's 100 ms period, and a container created with
+ * NanoCpus refuses CpuPeriod/CpuQuota updates, so this writes the cgroup files behind it. Why: a
+ * 0.04-core node gets 4 ms per 100 ms; a request that needs more waits a whole period per slice,
+ * and the node's own daemons take their slice first, so it never reached its cap. Over 500 ms the
+ * same share comes as 20 ms slices. Returns false when the cgroup was not found.
+ */
+export function setContainerCpuPeriod(id: string, cpus: number, periodMs: number, root = '/sys/fs/cgroup'): boolean {
+  const periodUs = Math.round(periodMs * 1000);
+  const quotaUs = Math.max(1000, Math.round(cpus * periodUs));
+  const v1 = [`${root}/cpu/docker/${id}`, `${root}/cpu,cpuacct/docker/${id}`].find((d) => existsSync(`${d}/cpu.cfs_period_us`));
+  if (v1) {
+    writeFileSync(`${v1}/cpu.cfs_quota_us`, '-1'); // lift first: a period below the quota is refused
+    writeFileSync(`${v1}/cpu.cfs_period_us`, String(periodUs));
+    writeFileSync(`${v1}/cpu.cfs_quota_us`, String(quotaUs));
+    return true;
+  }
+  const v2 = [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`].find((d) => existsSync(`${d}/cpu.max`));
+  if (v2) {
+    writeFileSync(`${v2}/cpu.max`, `${quotaUs} ${periodUs}`);
+    return true;
+  }
+  return false;
 }
