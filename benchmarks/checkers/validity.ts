@@ -3,12 +3,14 @@
 // bottleneck. From CPU samples of each component and its cap:
 //   utilisation = mean over the samples of cpu / cap
 //   INVALID when the generator's or the balancer's utilisation > `maxHelperUtilisation`
-//           (default 0.80: "generator CPU or director CPU > 80 % of its allocation")
+//           (default 0.80: "generator CPU or director CPU > 80 % of its allocation"); the same
+//           for the NFS owner and the host as a whole (every part shares its cores), when sampled
 //   and, when `minNodeUtilisation` is set (TARGETS suggests 0.90), when some node's utilisation
 //   stays below it (the node was not capacity-bound). Off by default: a warning only.
 //   `offeredOverCapacity` (optional): INVALID when offered / (n · B_c) < `minOfferedRatio`
 //   (default 1.2: "offered load does not exceed n·B_c by ≥ 20 %").
-export type Role = 'generator' | 'balancer' | 'node';
+/** 'nfs': the NFS owner serving the nodes' content; 'host': the whole machine (its busy cores). */
+export type Role = 'generator' | 'balancer' | 'node' | 'nfs' | 'host';
 
 export interface CpuSample {
   /** Container / process name. */

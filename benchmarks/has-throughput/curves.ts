@@ -1,7 +1,13 @@
 // Pure analysis of the HAS throughput curves (thesis 003 Tables 12–13; TARGETS H1–H4).
 //
 // Load curve (throughput vs closed-loop clients, Table 12's shape):
-//   knee      = the fewest clients whose throughput reaches `kneeShare` (0.98) of the curve's maximum
+//   reference = the median L of the upper half of the curve (by clients: the points past the
+//               middle are saturated when the curve has a plateau). Not the maximum: on a machine
+//               whose windows vary ±15 %, the maximum is an outlier, and "98 % of the maximum"
+//               put the knee wherever the lucky window was.
+//   band      = max(1 − kneeShare, 2 × 1.4826 × MAD / L) over that upper half (two robust
+//               standard deviations of the window noise, at least 2 %)
+//   knee      = the fewest clients whose throughput reaches L × (1 − band)
 //   plateau   = the points from the knee on; level = their mean, flatness = max / min over them
 //               (H1: ≤ 1.02), span = last clients / knee clients (H1: ≥ 3× the knee)
 //   collapse  = the last point below `collapseShare` (0.95) of the plateau level
@@ -26,15 +32,25 @@ export interface Plateau {
   errorOnsetClients: number | null;
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
 export function plateau(curve: LoadPoint[], opts: { kneeShare?: number; collapseShare?: number } = {}): Plateau {
   if (!curve.length) throw new Error('plateau: empty curve');
   const pts = [...curve].sort((a, b) => a.clients - b.clients);
-  const max = Math.max(...pts.map((p) => p.rps));
-  if (!(max > 0)) throw new Error('plateau: no throughput in the curve');
-  const knee = pts.find((p) => p.rps >= (opts.kneeShare ?? 0.98) * max)!;
+  if (!(Math.max(...pts.map((p) => p.rps)) > 0)) throw new Error('plateau: no throughput in the curve');
+  const upper = pts.slice(Math.floor(pts.length / 2)).map((p) => p.rps);
+  const ref = median(upper);
+  const mad = median(upper.map((r) => Math.abs(r - ref)));
+  const band = Math.max(1 - (opts.kneeShare ?? 0.98), (2 * 1.4826 * mad) / ref);
+  const knee = pts.find((p) => p.rps >= ref * (1 - band)) ?? pts.at(-1)!;
   const flat = pts.filter((p) => p.clients >= knee.clients);
   const level = flat.reduce((a, p) => a + p.rps, 0) / flat.length;
   const min = Math.min(...flat.map((p) => p.rps));
+  const max = Math.max(...flat.map((p) => p.rps));
   const last = pts.at(-1)!;
   return {
     kneeClients: knee.clients,
@@ -47,21 +63,28 @@ export function plateau(curve: LoadPoint[], opts: { kneeShare?: number; collapse
   };
 }
 
-/** One trial round of the scaling series: T(n) for each n, measured together. */
-export type ScalingRound = { nodes: number; rps: number }[];
+/** One trial round of the scaling series: T(n) for each n, measured together, with each window's validity. */
+export type ScalingRound = { nodes: number; rps: number; valid?: boolean }[];
 
 /**
  * Efficiency E(n) = T(n) / (n·T(1)) within each round (the ratio is taken inside one round, so a
- * machine that got slower between rounds does not bias it), then the median over rounds.
+ * machine that got slower between rounds does not bias it). `all` has every round's ratio, `valid`
+ * only those of rounds where both T(n) and T(1) were valid windows.
  */
-export function roundEfficiencies(rounds: ScalingRound[]): Map<number, number[]> {
-  const out = new Map<number, number[]>();
+export function roundEfficiencies(rounds: ScalingRound[]): { all: Map<number, number[]>; valid: Map<number, number[]> } {
+  const all = new Map<number, number[]>();
+  const valid = new Map<number, number[]>();
+  const add = (m: Map<number, number[]>, n: number, e: number) => m.set(n, [...(m.get(n) ?? []), e]);
   for (const r of rounds) {
-    const t1 = r.find((p) => p.nodes === 1)?.rps;
-    if (!(t1 && t1 > 0)) throw new Error('scaling: a round has no positive 1-node throughput');
-    for (const p of r) out.set(p.nodes, [...(out.get(p.nodes) ?? []), p.rps / (p.nodes * t1)]);
+    const one = r.find((p) => p.nodes === 1);
+    if (!(one && one.rps > 0)) throw new Error('scaling: a round has no positive 1-node throughput');
+    for (const p of r) {
+      const e = p.rps / (p.nodes * one.rps);
+      add(all, p.nodes, e);
+      if (p.valid !== false && one.valid !== false) add(valid, p.nodes, e);
+    }
   }
-  return out;
+  return { all, valid };
 }
 
 /** The thesis's per-node % of its baseline (Table 13 ÷ 1,032), with n = 1 at 100 % (the baseline itself). */

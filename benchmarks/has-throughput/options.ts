@@ -7,24 +7,30 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../../lab/util/errors.ts';
 
 /**
- * Per-traffic-node CPU cap, cores. Chosen so that 16 saturated nodes, the generator, the balancer
- * and the idle rest of the lab fit in 2 cores with a quarter left over (BUDGET_CORES), from what
- * was measured here (2026-11-25, has-16, host saturated by other labs, see README.md): an idle
- * traffic node burns ≈ 0.015 cores in its own daemons (traffic client, erd, watchdog, Apache),
- * the idle masters, NFS servers and client ≈ 0.16 cores, and wrk spends about half a node's CPU
- * per request, the balancer's own cgroup nothing measurable (nft forwarding runs in softirq).
- *   16 × 0.05 × (1 + 0.5) + 0.16 ≈ 1.36 cores ≤ 1.5
- * 0.05 leaves each node ≈ 0.035 cores for serving above its daemons; a smaller cap would leave
- * the daemons' noise most of the node. has-baseline re-measures the costs and prints the
- * projection and the largest cap that fits, so a clean run can confirm or move this value.
+ * Per-traffic-node CPU cap, cores. Chosen so that 16 saturated nodes, the generator, the balancer,
+ * the NFS owner and the idle rest of the lab fit in 2 cores with a quarter left over
+ * (BUDGET_CORES). Measured here (2026-12-03/04, has-16, quiet machine; README.md): per request a
+ * node spends ≈ 0.23–0.33 ms, wrk ≈ 0.14–0.18 ms, the NFS owner ≈ 0.03–0.1 ms (warm caches), and
+ * the idle masters, NFS servers and client ≈ 0.16 cores. At 0.05 the host reached 1.56–1.61 of
+ * its 2 cores with 16 nodes serving, at the 80 % validity edge (two of five rounds invalid); 0.04
+ * projects to ≈ 1.35 cores. has-baseline re-measures the costs and prints the projection and the
+ * largest cap that fits, so a clean run can confirm or move this value.
  */
-export const DEFAULT_CAP = 0.05;
+export const DEFAULT_CAP = 0.04;
+/**
+ * CFS period the cap is enforced over, ms: 0.04 cores over the kernel's 100 ms is 4 ms slices, and a
+ * node never reached its cap (requests waited whole periods behind its own daemons); over 500 ms
+ * the same share comes in 20 ms slices.
+ */
+export const DEFAULT_CFS_PERIOD_MS = 500;
 /** Host cores the 16-node run may use: the 2 cores less a quarter for dockerd, the host, noise. */
 export const BUDGET_CORES = 1.5;
 /** Share of the closed-loop clients on TLS (WebBench's 90 % static / 10 % SSL mix). */
 export const TLS_SHARE = 0.1;
-/** Ledger probe beside wrk: new connection per request, requests per second. */
-export const PROBE_RATE = 20;
+/** Ledger probe beside wrk: new connection per request, requests per second per serving node. */
+export const PROBE_RATE_PER_NODE = 2;
+/** CPU is sampled over a window less this many seconds at each end. */
+export const CPU_MARGIN_S = 1;
 
 export const HAS16_TOPOLOGY = fileURLToPath(new URL('../../topologies/has-16.yaml', import.meta.url));
 

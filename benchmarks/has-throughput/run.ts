@@ -8,14 +8,20 @@
 //   share is reported), each request for a random file of the traffic nodes' file set (a Lua
 //   script). Keep-alive, like WebBench's default.
 // - Ledger: halab's generator runs beside wrk as an open-loop probe (new connection per request,
-//   10 % TLS), so every probe request's outcome and serving node is recorded.
+//   10 % TLS, PROBE_RATE_PER_NODE per serving node), so every probe request's outcome and serving
+//   node is recorded.
+// - Caps: every serving node at the cap over a CFS_PERIOD_MS period. Before measuring, each node's
+//   page cache is warmed (the whole docroot read once, uncapped): the figure is a node serving,
+//   not a node filling its cache over NFS for the first minutes.
 // - Which nodes serve: the others are paused (cgroup freezer), so their traffic-client reports
 //   stop and the traffic manager on the masters drops them from the bucket map after its report
 //   timeout — the HAS mechanism itself; we wait until the active master's table shows exactly the
 //   wanted nodes with equal shares before measuring.
 // - CPU: cgroup CPU of the client node (generator), the active master (balancer) and each serving
-//   node over the window, plus the host's busy and softirq time (/proc/stat): nft forwarding runs
+//   node, the NFS owner, plus the host's busy and softirq time (/proc/stat): nft forwarding runs
 //   in softirq, which the kernel charges to whichever context ran it, not to the master's cgroup.
+//   Sampled over the middle of the window (CPU_MARGIN_S in from each end): wrk's start-up and the
+//   probe's install and ledger copy are not the load being measured.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { labUp, openBackend, readSavedPlan } from '../../lab/lab.ts';
@@ -24,6 +30,8 @@ import type { LabPlan } from '../../lab/topology/types.ts';
 import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts';
 import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
 import { inspectMasters, TM_STATE_PATH } from '../../lab/stacks/has/masters.ts';
+import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
+import { DOCROOT } from '../../lab/stacks/has/traffic.ts';
 import { fileSetPaths } from '../../lab/stacks/has/traffic.ts';
 import { putFile } from '../../lab/stacks/node-files.ts';
 import { labStateDir } from '../../lab/util/paths.ts';
@@ -34,7 +42,19 @@ import { parseWrk, runLoadInNode } from '../load/run.ts';
 import type { LoadResult } from '../load/spec.ts';
 import type { BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { labDownByName } from '../../lab/lab.ts';
-import { DEFAULT_CAP, HAS16_TOPOLOGY, machineConditions, makeRunDir, numberOption, PROBE_RATE, stringOption, TLS_SHARE, writeJson } from './options.ts';
+import {
+  CPU_MARGIN_S,
+  DEFAULT_CAP,
+  DEFAULT_CFS_PERIOD_MS,
+  HAS16_TOPOLOGY,
+  machineConditions,
+  makeRunDir,
+  numberOption,
+  PROBE_RATE_PER_NODE,
+  stringOption,
+  TLS_SHARE,
+  writeJson,
+} from './options.ts';
 
 export interface ThroughputLab {
   lab: string;
@@ -44,6 +64,10 @@ export interface ThroughputLab {
   /** The master holding the VIP (its nft table is the balancer). */
   balancer: string;
   cap: number;
+  /** CFS period the cap is enforced over, ms. */
+  periodMs: number;
+  /** The NFS server holding the floating IP when the run started (undefined: no NFS in the lab). */
+  nfsOwner?: string;
   paths: string[];
   log: Logger;
   /** This run brought the lab up (so it takes it down); false when it reused a running lab. */
@@ -73,7 +97,7 @@ export async function labAlreadyUp(backend: DockerBackend, lab: string): Promise
 }
 
 /** Bring the HAS lab up (or reuse it when it is up), cap every traffic node at `cap` cores. */
-export async function openThroughputLab(topology: string, cap: number, log: Logger): Promise<ThroughputLab> {
+export async function openThroughputLab(topology: string, cap: number, periodMs: number, log: Logger): Promise<ThroughputLab> {
   const backend = await openBackend(log);
   const name = (await loadTopologyFile(topology)).plan.lab;
   const reused = await labAlreadyUp(backend, name);
@@ -82,16 +106,17 @@ export async function openThroughputLab(topology: string, cap: number, log: Logg
   if (!backend.setCpuLimit) throw new UserError('this backend cannot change CPU caps live');
   for (const n of cfg.traffic) {
     await backend.start(cfg.lab, n.name); // unpause what an interrupted run left paused
-    await backend.setCpuLimit(cfg.lab, n.name, cap);
+    await backend.setCpuLimit(cfg.lab, n.name, cap, { periodMs });
   }
   const ctx = { plan, backend, log, stateDir: labStateDir(cfg.lab) };
+  const nfsOwner = cfg.nfs.length ? ((await inspectNfs(ctx, cfg)).owner ?? undefined) : undefined;
   const balancer = (await inspectMasters(ctx, cfg)).find((m) => m.holdsVip)?.node;
   if (!balancer) throw new Error(`${cfg.lab}: no master holds the VIP ${cfg.vip}`);
   const client = cfg.clients.find((c) => c.name === 'client')?.name ?? cfg.clients[0]?.name;
   if (!client) throw new UserError(`${cfg.lab}: the HAS throughput benchmarks need a client node`);
   const paths = fileSetPaths(cfg);
   await putFile(backend, cfg.lab, client, WRK_SCRIPT, wrkFileSetScript(paths));
-  return { lab: cfg.lab, cfg, backend, client, balancer, cap, paths, log, broughtUp: !reused };
+  return { lab: cfg.lab, cfg, backend, client, balancer, cap, periodMs, nfsOwner, paths, log, broughtUp: !reused };
 }
 
 interface TmState {
@@ -149,6 +174,46 @@ async function pauseNode(t: ThroughputLab, node: string): Promise<void> {
   }
 }
 
+const capNode = (t: ThroughputLab, node: string) => t.backend.setCpuLimit!(t.lab, node, t.cap, { periodMs: t.periodMs });
+
+/**
+ * Read every file of the docroot once in each node, so the measured windows serve from the page
+ * cache (the FUSE mount keeps pages and attributes for params.nfs_cache_seconds). The nodes and the
+ * NFS owner run uncapped meanwhile (at the cap, filling 16 nodes' caches takes many minutes), a few
+ * nodes at a time: each FUSE client sends one call at a time, so a node's warm-up is bound by NFS
+ * round trips, not CPU.
+ */
+export async function warmPageCaches(t: ThroughputLab, nodes: string[], parallel = 4): Promise<void> {
+  const t0 = performance.now();
+  t.log.info(`warming the page cache of ${nodes.length} node(s) (${t.paths.length} files each, ${parallel} at a time) …`);
+  if (t.nfsOwner) await t.backend.setCpuLimit!(t.lab, t.nfsOwner, 0);
+  const queue = [...nodes];
+  const warmOne = async (n: string) => {
+    const t1 = performance.now();
+    await t.backend.setCpuLimit!(t.lab, n, 0);
+    try {
+      // through a pipe: GNU tar writing to /dev/null skips reading the files
+      await t.backend.exec(t.lab, n, ['sh', '-c', `tar -cf - -C ${DOCROOT} . | wc -c`], { timeoutMs: 600_000 });
+    } finally {
+      await capNode(t, n);
+    }
+    t.log.info(`  ${n} warm (${((performance.now() - t1) / 1000).toFixed(1)} s)`);
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, nodes.length) }, async () => {
+        for (let n = queue.shift(); n; n = queue.shift()) await warmOne(n);
+      }),
+    );
+  } finally {
+    if (t.nfsOwner) {
+      const own = t.cfg.nfs.find((x) => x.name === t.nfsOwner)?.cpus ?? 0;
+      await t.backend.setCpuLimit!(t.lab, t.nfsOwner, own);
+    }
+  }
+  t.log.info(`page caches warm (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
 /** Let only the first n traffic nodes serve; wait until the balancer's map says so. */
 export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 90_000): Promise<string[]> {
   if (n < 1 || n > t.cfg.traffic.length) throw new UserError(`${t.lab} has ${t.cfg.traffic.length} traffic nodes, asked for ${n}`);
@@ -158,7 +223,7 @@ export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 90_000):
       const state = (await t.backend.inspect(t.lab, x.name)).state;
       if (i < n && state === 'paused') {
         await t.backend.resume(t.lab, x.name);
-        await t.backend.setCpuLimit!(t.lab, x.name, t.cap);
+        await capNode(t, x.name);
       }
       if (i >= n && state === 'running') await pauseNode(t, x.name);
     }),
@@ -187,7 +252,7 @@ export interface WindowSpec {
   seconds: number;
   /** Share of the clients on TLS (rounded; 0 below 5 clients at 10 %). Default TLS_SHARE. */
   tlsShare?: number;
-  /** Ledger probe rate, requests per second (0 = no probe). Default PROBE_RATE. */
+  /** Ledger probe rate, requests per second (0 = no probe). Default PROBE_RATE_PER_NODE per serving node. */
   probeRate?: number;
   /** Copy the probe's ledger here on the host. */
   ledgerFile?: string;
@@ -202,33 +267,38 @@ export interface Window {
   tlsRps: number;
   /** wrk errors: socket connect/read/write/timeout + non-2xx. */
   errors: number;
+  /** Probe requests per second the window ran with. */
+  probeRate: number;
   latencyP50Ms?: number;
   latencyP99Ms?: number;
   probe?: Pick<LoadResult, 'attempted' | 'ok' | 'failed' | 'byOutcome' | 'servedBy'>;
   /** Cores used over the window. */
-  cpu: { generator: number; balancer: number; nodes: Record<string, number>; hostBusy: number; hostSoftirq: number };
+  cpu: { generator: number; balancer: number; nfs?: number; nodes: Record<string, number>; hostBusy: number; hostSoftirq: number; sampledSeconds: number };
   validity: Validity;
 }
 
 /** One measured window of load through the VIP, with the CPU accounting and its validity. */
 export async function measureWindow(t: ThroughputLab, serving: string[], w: WindowSpec): Promise<Window> {
   const tlsClients = Math.round(w.clients * (w.tlsShare ?? TLS_SHARE));
-  const probeRate = w.probeRate ?? PROBE_RATE;
+  // The probe's own requests are load too: a fixed rate was a large share of one node's capacity
+  // and a small one of 16 nodes', which bent E(n) upwards. Per node, it is the same share at every n.
+  const probeRate = w.probeRate ?? PROBE_RATE_PER_NODE * serving.length;
   const httpClients = w.clients - tlsClients;
-  const who = [t.client, t.balancer, ...serving];
-  const before = await Promise.all(who.map((n) => t.backend.stats(t.lab, n)));
-  const h0 = hostCpu();
-  const t0 = performance.now();
+  const who = [t.client, t.balancer, ...serving, ...(t.nfsOwner ? [t.nfsOwner] : [])];
+  const toolErrors: string[] = [];
   const wrk = (scheme: 'http' | 'https', c: number) =>
-    t.backend.exec(
-      t.lab,
-      t.client,
-      ['wrk', '--latency', '-t1', `-c${c}`, `-d${w.seconds}s`, '--timeout', '2s', '-s', WRK_SCRIPT, `${scheme}://${t.cfg.vip}:${scheme === 'http' ? 80 : 443}/`],
-      { timeoutMs: w.seconds * 1000 + 30_000 },
-    );
-  // The probe runs beside wrk but starts later and ends later (it installs itself, starts a node
-  // process, copies its ledger back): the CPU window is wrk's alone, or the nodes' idle tail
-  // after wrk would dilute their utilisation.
+    t.backend
+      .exec(
+        t.lab,
+        t.client,
+        ['wrk', '--latency', '-t1', `-c${c}`, `-d${w.seconds}s`, '--timeout', '2s', '-s', WRK_SCRIPT, `${scheme}://${t.cfg.vip}:${scheme === 'http' ? 80 : 443}/`],
+        { timeoutMs: w.seconds * 1000 + 30_000 },
+      )
+      .catch((e: unknown) => {
+        // A failed load tool makes this window invalid, not the whole run.
+        toolErrors.push(`wrk ${scheme} failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+        return undefined;
+      });
   const probeRun =
     probeRate > 0
       ? runLoadInNode(
@@ -251,31 +321,53 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
         )
       : undefined;
   probeRun?.catch(() => {}); // handled below, after wrk; a failure must not go unhandled meanwhile
-  const [plain, tls] = await Promise.all([httpClients > 0 ? wrk('http', httpClients) : undefined, tlsClients > 0 ? wrk('https', tlsClients) : undefined]);
-  const wall = (performance.now() - t0) / 1000;
-  const h1 = hostCpu();
+  const run = Promise.all([httpClients > 0 ? wrk('http', httpClients) : undefined, tlsClients > 0 ? wrk('https', tlsClients) : undefined]);
+  // CPU over the middle of the window: wrk's start, the probe's start-up and its ledger copy
+  // afterwards are outside it.
+  const margin = Math.min(CPU_MARGIN_S, w.seconds / 4);
+  const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+  await sleep(margin);
+  const before = await Promise.all(who.map((n) => t.backend.stats(t.lab, n)));
+  const h0 = hostCpu();
+  const t0 = performance.now();
+  await sleep(w.seconds - 2 * margin);
   const after = await Promise.all(who.map((n) => t.backend.stats(t.lab, n)));
-  const probe = await probeRun;
+  const h1 = hostCpu();
+  const wall = (performance.now() - t0) / 1000;
+  const [plain, tls] = await run;
+  const probe = await probeRun?.catch((e: unknown) => {
+    toolErrors.push(`probe failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    return undefined;
+  });
   const cores = (i: number) => (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / wall;
   const p = plain ? parseWrk(plain.stdout) : undefined;
   const s = tls ? parseWrk(tls.stdout) : undefined;
   const okRps = (x?: ReturnType<typeof parseWrk>) => (x ? Math.max(0, x.requestsPerSecond - x.errors / w.seconds) : 0);
   const nodes = Object.fromEntries(serving.map((n, i) => [n, cores(i + 2)]));
+  const nfsIndex = t.nfsOwner ? 2 + serving.length : -1;
   const hostCores = cpus().length;
+  const hostBusy = (h1.busy - h0.busy) / wall;
   // wrk runs one thread per scheme: the generator's allocation is one core per wrk process.
-  const generatorCap = Math.min(hostCores, (plain ? 1 : 0) + (tls ? 1 : 0));
+  const generatorCap = Math.min(hostCores, (httpClients > 0 ? 1 : 0) + (tlsClients > 0 ? 1 : 0));
   const samples: CpuSample[] = [
     { component: t.client, role: 'generator', cpu: cores(0), cap: generatorCap },
     { component: t.balancer, role: 'balancer', cpu: cores(1), cap: after[1]!.cpuLimit ?? hostCores },
     ...serving.map((n, i): CpuSample => ({ component: n, role: 'node', cpu: cores(i + 2), cap: after[i + 2]!.cpuLimit ?? t.cap })),
+    ...(nfsIndex > 0 ? [{ component: t.nfsOwner!, role: 'nfs' as const, cpu: cores(nfsIndex), cap: after[nfsIndex]!.cpuLimit ?? hostCores }] : []),
+    // The host as a whole: every part shares its cores, so a busy host slows them all.
+    { component: 'host', role: 'host', cpu: hostBusy, cap: hostCores },
   ];
+  const validity = throughputValidity(samples, { minNodeUtilisation: 0.9 });
+  if (toolErrors.length) validity.reasons.push(...toolErrors);
+  validity.valid = validity.reasons.length === 0;
   return {
     clients: w.clients,
     tlsClients,
-    seconds: wall,
+    seconds: w.seconds,
     rps: okRps(p) + okRps(s),
     tlsRps: okRps(s),
     errors: (p?.errors ?? 0) + (s?.errors ?? 0),
+    probeRate,
     latencyP50Ms: p?.latencyP50Ms,
     latencyP99Ms: p?.latencyP99Ms,
     probe: probe && {
@@ -285,9 +377,17 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
       byOutcome: probe.result.byOutcome,
       servedBy: probe.result.servedBy,
     },
-    cpu: { generator: cores(0), balancer: cores(1), nodes, hostBusy: (h1.busy - h0.busy) / wall, hostSoftirq: (h1.softirq - h0.softirq) / wall },
+    cpu: {
+      generator: cores(0),
+      balancer: cores(1),
+      nfs: nfsIndex > 0 ? cores(nfsIndex) : undefined,
+      nodes,
+      hostBusy,
+      hostSoftirq: (h1.softirq - h0.softirq) / wall,
+      sampledSeconds: wall,
+    },
     // A node at ≥ 90 % of its cap was capacity-bound (TARGETS §A.7); below that, something else limited it.
-    validity: throughputValidity(samples, { minNodeUtilisation: 0.9 }),
+    validity,
   };
 }
 
@@ -355,9 +455,10 @@ export async function withThroughputRun(
   measure: (t: ThroughputLab, runDir: string) => Promise<{ raw: unknown; summary: BenchSummary }>,
 ): Promise<BenchSummary> {
   const cap = numberOption(opts.args, 'cap', DEFAULT_CAP, 0.01, 2);
+  const periodMs = numberOption(opts.args, 'cfs-period-ms', DEFAULT_CFS_PERIOD_MS, 1, 1000);
   const topology = stringOption(opts.args, 'topology') ?? HAS16_TOPOLOGY;
-  const conditions = machineConditions();
-  const t = await openThroughputLab(topology, cap, opts.log);
+  const conditions = { ...machineConditions(), 'CPU cap': `${cap} cores per traffic node over a ${periodMs} ms CFS period` };
+  const t = await openThroughputLab(topology, cap, periodMs, opts.log);
   try {
     const runDir = makeRunDir(t.lab, bench);
     const { raw, summary } = await measure(t, runDir);
