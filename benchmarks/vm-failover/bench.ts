@@ -1,7 +1,7 @@
 // Master failover on VM masters beside the same scenario on container masters, in one run on one
 // machine: `halab bench vm-failover [SCENARIO] [--trials N] [--keep]`.
 //   SCENARIO   a chaos scenario on a topology with VM nodes (default chaos/scenarios/has-vm-master-kill.yaml)
-//   --trials   how many faults per backend (default 5; --quick: 2): the scenario's first timeline
+//   --trials   how many faults per backend (default 5; --quick: 1, to keep CI short): the scenario's first timeline
 //              entry is repeated that many times, `every` seconds apart as the file says
 // The VM lab runs first (chaos runner: up, probe workload with its ledger, faults journalled and
 // rolled back, checkers), is taken down, then the container twin (twin.ts: the same topology with
@@ -91,7 +91,7 @@ export async function runVmFailoverBench(opts: BenchOptions): Promise<BenchSumma
   const args = opts.args;
   const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--trials') ?? DEFAULT_SCENARIO;
   const ti = args.indexOf('--trials');
-  const trials = ti >= 0 ? Number(args[ti + 1]) : opts.quick ? 2 : 5;
+  const trials = ti >= 0 ? Number(args[ti + 1]) : opts.quick ? 1 : 5;
   if (!Number.isInteger(trials) || trials < 1) throw new UserError(`--trials must be a whole number ≥ 1`);
   const keep = args.includes('--keep');
   const vmScenario = withTrials(loadScenario(file), trials);

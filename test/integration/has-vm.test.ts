@@ -56,7 +56,7 @@ describe('HAS stack on VM masters (has-vm, real lab)', function () {
     const before = t.ledger.filter((x) => x.start < faultAt);
     const after = t.ledger.filter((x) => x.start > faultAt + 9000);
     expect(before.length).to.be.greaterThan(0);
-    expect(before.every((x) => x.outcome === 'ok')).to.equal(true);
+    expect(before.every((x) => x.outcome === 'ok'), JSON.stringify(before.filter((x) => x.outcome !== 'ok').slice(0, 3))).to.equal(true);
     expect(after.length).to.be.greaterThan(0);
     expect(after.every((x) => x.outcome === 'ok'), JSON.stringify(after.filter((x) => x.outcome !== 'ok').slice(0, 3))).to.equal(true);
     expect(trialFailover(t).gapMs).to.be.lessThan(9000);
