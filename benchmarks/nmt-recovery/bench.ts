@@ -138,6 +138,8 @@ export async function runNmtRecovery(opts: BenchOptions & { trials?: number; kee
   mkdirSync(runDir, { recursive: true });
   const trials: Trial[] = [];
   const beyond: Beyond[] = [];
+  // A run that fails half-way (a lab that never reaches steady state) takes its lab down too.
+  let done = false;
   try {
     await lab.startProbe(mode.probe.intervalMs, mode.probe.timeoutMs);
     for (const m of mode.ms) {
@@ -159,8 +161,10 @@ export async function runNmtRecovery(opts: BenchOptions & { trials?: number; kee
         beyond.push((await beyondTrial(lab, f, m)).b);
       }
     }
+    done = true;
   } finally {
     await healLab(backend, lab.lab, log).catch(() => undefined);
+    if (!done && !opts.keep) await labDownByName(lab.lab, log, backend).catch((e) => log.warn(`taking ${lab.lab} down: ${(e as Error).message}`));
   }
   // The records, then the figures (a checker never talks to Docker).
   const events: RunEvent[] = await lab.events(t0);
