@@ -124,10 +124,12 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
         if (changed) await stopDaemon(backend, cfg.lab, m.name, 'haproxy');
         await startDaemon(backend, cfg.lab, m.name, { name: 'haproxy', argv: ['haproxy', '-W', '-db', '-f', '/etc/haproxy/haproxy.cfg'] });
       }
-      const argv = await installDaemon(backend, cfg.lab, m.name, 'traffic-manager', TM_ENTRY);
-      await putIfChanged(ctx, m.name, TM_CONFIG_PATH, JSON.stringify(trafficManagerConfig(cfg, s, m, assignment, nodes), null, 2) + '\n');
-      // Always restart: it rebuilds its state from reports within a period, and picks up a new bundle.
-      await stopDaemon(backend, cfg.lab, m.name, 'traffic-manager');
+      const argv = await installDaemon(backend, cfg.lab, m.name, 'traffic-manager', TM_ENTRY); // stops it when the bundle changed
+      const configChanged = await putIfChanged(ctx, m.name, TM_CONFIG_PATH, JSON.stringify(trafficManagerConfig(cfg, s, m, assignment, nodes), null, 2) + '\n');
+      // Restarted only when its config changed: a redeploy after one traffic node's restart must not
+      // reset the health and load state the manager holds for all the others (a restarted manager
+      // starts from every node at once).
+      if (configChanged) await stopDaemon(backend, cfg.lab, m.name, 'traffic-manager');
       await startDaemon(backend, cfg.lab, m.name, { name: 'traffic-manager', argv: [...argv, TM_CONFIG_PATH] });
     }),
   );
