@@ -13,7 +13,7 @@
 import type { Benchmark, BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { summarize } from '../checkers/stats.ts';
 import { HAS_PER_NODE_PCT, HAS_TABLE_13 } from '../paper-targets.ts';
-import { paperEfficiencySeries, roundEfficiencies, scalingCurves, type ScalingRound } from '../has-throughput/curves.ts';
+import { efficiencyFactors, paperEfficiencySeries, roundEfficiencies, scalingCurves, type ScalingRound } from '../has-throughput/curves.ts';
 import { listOption, numberOption, PROBE_RATE_PER_NODE, TLS_SHARE } from '../has-throughput/options.ts';
 import { ledgerRows, measureWindow, strayServers, useNodes, warmPageCaches, withThroughputRun, type Window } from '../has-throughput/run.ts';
 
@@ -71,6 +71,10 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
   const roundNos = [...new Set(windows.map((w) => w.round))];
   const rounds: ScalingRound[] = roundNos.map((r) => windows.filter((w) => w.round === r).map((w) => ({ nodes: w.nodes, rps: w.rps, valid: w.validity.valid })));
   const eff = roundEfficiencies(rounds);
+  const sumNodes = (w: ScalingWindow) => Object.values(w.cpu.nodes).reduce((a, b) => a + b, 0);
+  const factors = efficiencyFactors(
+    roundNos.map((r) => windows.filter((w) => w.round === r && w.validity.valid).map((w) => ({ nodes: w.nodes, rps: w.rps, nodeCores: sumNodes(w) }))),
+  );
   const ns = [...eff.all.keys()].sort((a, b) => a - b);
   const t1 = summarize(windows.filter((w) => w.nodes === 1).map((w) => w.rps)).median;
   const rows: BenchRow[] = [
@@ -114,6 +118,9 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
         `goal ≥ ${pct(goal)}`,
         `valid in ${validE.length} of ${roundNos.length} round(s)${enough ? '' : ' (fewer than half: median over all rounds shown)'}`,
         `T(${n}) ${rps.toFixed(0)} req/s`,
+        factors.get(n)
+          ? `= utilisation ratio ${factors.get(n)!.utilisation.toFixed(3)} × cost ratio ${factors.get(n)!.cost.toFixed(3)} (node CPU per request ${factors.get(n)!.costUs1.toFixed(0)} µs at 1 node, ${factors.get(n)!.costUs.toFixed(0)} µs at ${n}; medians over valid rounds)`
+          : '',
         `generator ${gen.toFixed(2)}, balancer cgroup ${bal.toFixed(2)}, host ${busy.toFixed(2)} cores`,
         invalid.length ? `invalid windows: ${invalid.map((w) => `round ${w.round}, n = ${w.nodes}: ${w.validity.reasons.join('; ')}`).join(' | ')}` : '',
         stray.length ? `probe served by removed node(s) ${[...new Set(stray)].join(', ')}` : '',
@@ -122,6 +129,18 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
         .join('; '),
     });
   }
+  const nMax = ns.at(-1)!;
+  const fMax = factors.get(nMax);
+  if (nMax > 1 && fMax)
+    rows.push({
+      figure: `node CPU per request at ${nMax} nodes ÷ at 1 node (E(${nMax}) = utilisation ratio × its inverse)`,
+      measured: Number((1 / fMax.cost).toFixed(3)),
+      unit: '×',
+      reference: 1,
+      referenceSource: 'separate machines (the thesis): a request costs a node the same at any n',
+      verdict: 'info',
+      note: `${fMax.costUs1.toFixed(0)} µs → ${fMax.costUs.toFixed(0)} µs; utilisation ratio ${fMax.utilisation.toFixed(3)}: the nodes got their CPU, each request cost them more of it (${nMax} nodes on one 2-core host share its caches)`,
+    });
   rows.push(
     ...ledgerRows(windows.map((w) => ({ w, serving: x.trafficNodes.slice(0, w.nodes) }))),
     {

@@ -135,3 +135,34 @@ export function scalingCurves(eff: { nodes: number; efficiencyPct: number; rps: 
     },
   ];
 }
+
+/** One window's share of the decomposition: throughput and the CPU its serving nodes used. */
+export type CpuPoint = { nodes: number; rps: number; nodeCores: number };
+
+/**
+ * Why E(n) is what it is. With every node capped at q, T(n) = n·q·u(n)/c(n), u = the nodes' mean
+ * utilisation of their caps and c = node CPU seconds per request, so
+ *   E(n) = [u(n)/u(1)] × [c(1)/c(n)]
+ * The first factor is whether the nodes got their CPU (distribution, idle nodes); the second,
+ * whether a request cost them the same CPU as one node alone (on one shared host it need not: 16
+ * nodes' working sets share one L3, and their slices interleave). Per round, then the median.
+ */
+export function efficiencyFactors(rounds: CpuPoint[][]): Map<number, { utilisation: number; cost: number; costUs: number; costUs1: number }> {
+  const per = new Map<number, { u: number[]; c: number[]; us: number[]; us1: number[] }>();
+  for (const r of rounds) {
+    const one = r.find((p) => p.nodes === 1);
+    if (!one || !(one.rps > 0) || !(one.nodeCores > 0)) continue;
+    const c1 = one.nodeCores / one.rps;
+    for (const p of r) {
+      if (!(p.rps > 0) || !(p.nodeCores > 0)) continue;
+      const cn = p.nodeCores / p.rps;
+      const x = per.get(p.nodes) ?? { u: [], c: [], us: [], us1: [] };
+      x.u.push(p.nodeCores / p.nodes / one.nodeCores);
+      x.c.push(c1 / cn);
+      x.us.push(cn * 1e6);
+      x.us1.push(c1 * 1e6);
+      per.set(p.nodes, x);
+    }
+  }
+  return new Map([...per].map(([n, x]) => [n, { utilisation: median(x.u), cost: median(x.c), costUs: median(x.us), costUs1: median(x.us1) }]));
+}

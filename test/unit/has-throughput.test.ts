@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { HAS_PER_NODE_PCT, HAS_TABLE_12 } from '../../benchmarks/paper-targets.ts';
 import { coresNeeded, largestCap, perRequestCosts } from '../../benchmarks/has-throughput/cap.ts';
-import { paperEfficiencySeries, plateau, roundEfficiencies } from '../../benchmarks/has-throughput/curves.ts';
+import { efficiencyFactors, paperEfficiencySeries, plateau, roundEfficiencies } from '../../benchmarks/has-throughput/curves.ts';
 import { tableServes, type Window } from '../../benchmarks/has-throughput/run.ts';
 
 describe('HAS throughput: load-curve plateau', () => {
@@ -102,6 +102,21 @@ describe('HAS throughput: scaling series', () => {
     expect(e.all.get(4)).to.have.length(3);
     expect(e.valid.get(4)).to.deep.equal([0.975]);
     expect(e.valid.get(1)).to.deep.equal([1, 1]);
+  });
+
+  it('splits E(n) into the utilisation ratio and the per-request cost ratio, whose product it is', () => {
+    // 1 node: 0.04 cores, 200 req/s (200 µs); 16 nodes: 0.6 cores (u = 0.9375), 2400 req/s (250 µs)
+    const f = efficiencyFactors([
+      [
+        { nodes: 1, rps: 200, nodeCores: 0.04 },
+        { nodes: 16, rps: 2400, nodeCores: 0.6 },
+      ],
+    ]).get(16)!;
+    expect(f.utilisation).to.be.closeTo(0.9375, 1e-12);
+    expect(f.cost).to.be.closeTo(0.8, 1e-12);
+    expect(f.costUs1).to.be.closeTo(200, 1e-9);
+    expect(f.costUs).to.be.closeTo(250, 1e-9);
+    expect(f.utilisation * f.cost).to.be.closeTo(2400 / (16 * 200), 1e-12);
   });
 
   it("puts the thesis's Table 13 per-node % beside it, starting at the baseline", () => {
