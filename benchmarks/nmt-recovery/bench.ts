@@ -138,40 +138,44 @@ export async function runNmtRecovery(opts: BenchOptions & { trials?: number; kee
   mkdirSync(runDir, { recursive: true });
   const trials: Trial[] = [];
   const beyond: Beyond[] = [];
-  // A run that fails half-way (a lab that never reaches steady state) takes its lab down too.
-  let done = false;
+  let events: RunEvent[];
+  let probes: Awaited<ReturnType<NmtLab['probeLines']>>;
+  // One teardown for every way out: a run that fails half-way (a lab that never reaches steady
+  // state) takes its lab down too.
   try {
-    await lab.startProbe(mode.probe.intervalMs, mode.probe.timeoutMs);
-    for (const m of mode.ms) {
-      await lab.setTiming(mode.timing(m));
-      for (const fault of ['transient', 'overload'] as FaultClass[]) {
-        for (let i = 0; i < trialsPer; i++) {
-          for (const group of [['web', 'mail', 'name'], ['monitor']] as ServiceName[][]) {
-            log.info(`M=${m}s ${fault} trial ${i + 1}/${trialsPer}: ${group.join('+')}`);
-            trials.push(await runTrial(lab, fault, m, group, rand));
+    try {
+      await lab.startProbe(mode.probe.intervalMs, mode.probe.timeoutMs);
+      for (const m of mode.ms) {
+        await lab.setTiming(mode.timing(m));
+        for (const fault of ['transient', 'overload'] as FaultClass[]) {
+          for (let i = 0; i < trialsPer; i++) {
+            for (const group of [['web', 'mail', 'name'], ['monitor']] as ServiceName[][]) {
+              log.info(`M=${m}s ${fault} trial ${i + 1}/${trialsPer}: ${group.join('+')}`);
+              trials.push(await runTrial(lab, fault, m, group, rand));
+            }
           }
         }
       }
-    }
-    if (opts.beyond !== false) {
-      const m = mode.ms[0]!;
-      await lab.setTiming(mode.timing(m));
-      for (const f of ['nic-down', 'partition'] as const) {
-        log.info(`beyond the paper: ${f} at M=${m}s`);
-        beyond.push((await beyondTrial(lab, f, m)).b);
+      if (opts.beyond !== false) {
+        const m = mode.ms[0]!;
+        await lab.setTiming(mode.timing(m));
+        for (const f of ['nic-down', 'partition'] as const) {
+          log.info(`beyond the paper: ${f} at M=${m}s`);
+          beyond.push((await beyondTrial(lab, f, m)).b);
+        }
       }
+    } finally {
+      await healLab(backend, lab.lab, log).catch(() => undefined);
     }
-    done = true;
+    // The records, then the figures (a checker never talks to Docker).
+    events = await lab.events(t0);
+    probes = await lab.probeLines(t0);
+    await lab.stopProbe();
   } finally {
-    await healLab(backend, lab.lab, log).catch(() => undefined);
-    if (!done && !opts.keep) await labDownByName(lab.lab, log, backend).catch((e) => log.warn(`taking ${lab.lab} down: ${(e as Error).message}`));
+    if (!opts.keep) await labDownByName(lab.lab, log, backend);
   }
-  // The records, then the figures (a checker never talks to Docker).
-  const events: RunEvent[] = await lab.events(t0);
   for (const t of trials) for (const k of t.killed) events.push(...killedOwnership(k.node, k.at, lab.cfg.services.map((s) => s.ip)));
   events.sort((a, b) => a.t - b.t);
-  const probes = await lab.probeLines(t0);
-  await lab.stopProbe();
   const records: TrialRecord[] = trials.flatMap((t) => t.targets.map((x) => ({ ...trialFigures(x, events, probes), fault: t.fault, m: t.m })));
   const spurious = events.filter(
     (e) => e.type === 'decision' && !trials.some((t) => t.targets.some((x) => x.service === e.data?.service && x.from === e.data?.from && e.t >= x.faultAt && e.t - x.faultAt < 3 * t.m * 1000 + 20_000)),
@@ -181,7 +185,6 @@ export async function runNmtRecovery(opts: BenchOptions & { trials?: number; kee
   writeFileSync(join(runDir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
   writeFileSync(join(runDir, 'probe.jsonl'), probes.map((e) => JSON.stringify(e)).join('\n') + '\n');
   writeFileSync(join(runDir, 'trials.json'), JSON.stringify({ trials, records, beyond }, null, 2) + '\n');
-  if (!opts.keep) await labDownByName(lab.lab, log, backend);
 
   const rows: BenchRow[] = recoveryRows(records, mode.scale);
   const beyondKinds = new Set(beyond.map((b) => b.fault));
