@@ -26,6 +26,8 @@ export interface CpuSample {
 export interface ValidityOptions {
   maxHelperUtilisation?: number;
   minNodeUtilisation?: number;
+  /** What else made the measurement unusable (a load tool that failed): each is a reason. */
+  failures?: string[];
   /** Offered load divided by n·B_c, when known. */
   offeredOverCapacity?: number;
   minOfferedRatio?: number;
@@ -70,6 +72,7 @@ export function throughputValidity(samples: CpuSample[], opts: ValidityOptions =
   }
   for (const role of ['generator', 'balancer'] as const)
     if (!components.some((c) => c.role === role)) warnings.push(`no CPU samples for the ${role}: its saturation was not checked`);
+  reasons.push(...(opts.failures ?? []));
   if (opts.offeredOverCapacity !== undefined && opts.offeredOverCapacity < minOffered)
     reasons.push(`offered load ${opts.offeredOverCapacity.toFixed(2)}× n·B_c < ${minOffered}×`);
   return { valid: reasons.length === 0, reasons, warnings, components };

@@ -31,8 +31,7 @@ import type { DockerBackend } from '../../lab/backends/docker/docker-backend.ts'
 import { hasConfig, type HasConfig } from '../../lab/stacks/has/config.ts';
 import { inspectMasters, TM_STATE_PATH } from '../../lab/stacks/has/masters.ts';
 import { inspectNfs } from '../../lab/stacks/has/nfs.ts';
-import { DOCROOT } from '../../lab/stacks/has/traffic.ts';
-import { fileSetPaths } from '../../lab/stacks/has/traffic.ts';
+import { DOCROOT, fileSetPaths } from '../../lab/stacks/has/traffic.ts';
 import { putFile } from '../../lab/stacks/node-files.ts';
 import { labStateDir } from '../../lab/util/paths.ts';
 import type { Logger } from '../../lab/util/log.ts';
@@ -277,6 +276,8 @@ export interface Window {
   validity: Validity;
 }
 
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+
 /** One measured window of load through the VIP, with the CPU accounting and its validity. */
 export async function measureWindow(t: ThroughputLab, serving: string[], w: WindowSpec): Promise<Window> {
   const tlsClients = Math.round(w.clients * (w.tlsShare ?? TLS_SHARE));
@@ -296,7 +297,7 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
       )
       .catch((e: unknown) => {
         // A failed load tool makes this window invalid, not the whole run.
-        toolErrors.push(`wrk ${scheme} failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+        toolErrors.push(`wrk ${scheme} failed: ${firstLine(e)}`);
         return undefined;
       });
   const probeRun =
@@ -336,7 +337,7 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
   const wall = (performance.now() - t0) / 1000;
   const [plain, tls] = await run;
   const probe = await probeRun?.catch((e: unknown) => {
-    toolErrors.push(`probe failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    toolErrors.push(`probe failed: ${firstLine(e)}`);
     return undefined;
   });
   const cores = (i: number) => (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / wall;
@@ -357,9 +358,6 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
     // The host as a whole: every part shares its cores, so a busy host slows them all.
     { component: 'host', role: 'host', cpu: hostBusy, cap: hostCores },
   ];
-  const validity = throughputValidity(samples, { minNodeUtilisation: 0.9 });
-  if (toolErrors.length) validity.reasons.push(...toolErrors);
-  validity.valid = validity.reasons.length === 0;
   return {
     clients: w.clients,
     tlsClients,
@@ -387,7 +385,7 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
       sampledSeconds: wall,
     },
     // A node at ≥ 90 % of its cap was capacity-bound (TARGETS §A.7); below that, something else limited it.
-    validity,
+    validity: throughputValidity(samples, { minNodeUtilisation: 0.9, failures: toolErrors }),
   };
 }
 

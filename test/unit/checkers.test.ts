@@ -253,6 +253,15 @@ describe('checkers: validity', () => {
     expect(throughputValidity(samples, { offeredOverCapacity: 1.1 }).valid).to.equal(false);
   });
 
+  it('a busy host or NFS owner, or a failed load tool, makes the figure invalid', () => {
+    const base = [s('gen', 'generator', 0.5, 1), s('lb', 'balancer', 0.3, 0.5), s('t1', 'node', 0.05, 0.05)];
+    expect(throughputValidity([...base, s('host', 'host', 1.7, 2)]).reasons[0]).to.match(/host host saturated: 85\.0 %/);
+    expect(throughputValidity([...base, s('nfs1', 'nfs', 0.22, 0.25)]).valid).to.equal(false);
+    expect(throughputValidity([...base, s('host', 'host', 1.2, 2)]).valid).to.equal(true);
+    const failed = throughputValidity(base, { failures: ['wrk https failed: exit 1'] });
+    expect([failed.valid, failed.reasons]).to.deep.equal([false, ['wrk https failed: exit 1']]);
+  });
+
   it('warns when the generator or balancer was not sampled', () => {
     expect(throughputValidity([s('t1', 'node', 0.05, 0.05)]).warnings).to.have.length(2);
   });
