@@ -194,7 +194,7 @@ async function recoverStaleNetworks(backend: DockerBackend, lab: string, left: L
     log.warn(`dockerd still counts endpoints on ${names}; halab did not start this engine, so it does not restart it. Restarting dockerd clears it.`);
     return left;
   }
-  for (const r of left) await backend.removeNetwork(r.id);
+  await backend.destroyLab(lab); // the same removal again, now that the count is right
   return backend.listResources(lab);
 }
 

@@ -267,11 +267,6 @@ export class DockerBackend implements Backend {
     return (await this.docker.listContainers({})).length;
   }
 
-  /** Remove one of a lab's networks again (after the engine was restarted). */
-  async removeNetwork(id: string): Promise<void> {
-    await this.docker.getNetwork(id).remove().catch((e) => !isNotFound(e) && Promise.reject(e));
-  }
-
   /** Names of all labs that have anything in the engine. */
   async listLabs(): Promise<string[]> {
     const [containers, networks] = await Promise.all([

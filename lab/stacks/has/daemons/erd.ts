@@ -1,7 +1,8 @@
 // erd, the Ethernet redundancy daemon (thesis 003 §3.16.2): watches the carrier of the node's
-// NICs (on every kernel link event, and every pollMs as a safety net: link-watch.ts); when one loses its link, that network's route is moved onto a NIC that still
-// has one (onlink: Linux answers ARP for any local address on any interface, so peers on the
-// other LAN still reach this node), and moved back when the link returns. Addresses to carry
+// NICs (on every kernel link event, and every pollMs as a safety net: link-watch.ts); when one
+// loses its link, that network's route is moved onto a NIC that still has one (onlink: Linux
+// answers ARP for any local address on any interface, so peers on the other LAN still reach this
+// node), and moved back when the link returns. Addresses to carry
 // (a master's VIP) move with it. Every switch is an event in /var/log/halab/events.jsonl.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
