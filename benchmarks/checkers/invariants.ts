@@ -63,6 +63,18 @@ export function vipOverlaps(events: RunEvent[], instance: string | undefined, tE
   return out;
 }
 
+/**
+ * VIP-owner overlaps of one instance from the best record the run has: the `vip` events of
+ * vip-watch (the kernel's address events, read in order by one process) when there are any, else
+ * keepalived's `vrrp` notify events (each stamped by its own script, so quick flaps can come out of
+ * order). `downs`: nodes killed or stopped, which hold nothing from that instant (they cannot say so).
+ */
+export function vipOwnerOverlaps(events: RunEvent[], downs: { t: number; node: string }[], instance: string, tEnd: number): { source: 'vip' | 'vrrp'; overlaps: Overlap[] } {
+  const source = events.some((e) => e.source === 'vip' && e.type === 'state' && e.data?.instance === instance) ? 'vip' : 'vrrp';
+  const down = downs.map((d): RunEvent => ({ t: d.t, node: d.node, source, type: 'state', data: { state: 'DOWN', instance } }));
+  return { source, overlaps: vipOverlaps([...events, ...down], instance, tEnd, source) };
+}
+
 /** When a backend was out of the balancer's rotation. */
 export interface RemovalInterval {
   server: string;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { aggregateFailovers, failoverOf, failovers } from '../../benchmarks/checkers/failover.ts';
 import { availability } from '../../benchmarks/checkers/availability.ts';
 import { coefficientOfVariation, percentile, percentileLinear, summarize } from '../../benchmarks/checkers/stats.ts';
-import { loadSpread, removalIntervals, servedByRemoved, vipOverlaps } from '../../benchmarks/checkers/invariants.ts';
+import { loadSpread, removalIntervals, servedByRemoved, vipOverlaps, vipOwnerOverlaps } from '../../benchmarks/checkers/invariants.ts';
 import { scalingEfficiency } from '../../benchmarks/checkers/scaling.ts';
 import { throughputValidity, type CpuSample } from '../../benchmarks/checkers/validity.ts';
 import { appendJsonl, JsonlWriter, readJsonl, type LedgerEntry, type RunEvent } from '../../benchmarks/ledger.ts';
@@ -178,6 +178,20 @@ describe('checkers: invariants', () => {
     // another instance's MASTER is not an overlap
     const other = { ...ev(50, 'm2', 'MASTER'), data: { state: 'MASTER', instance: 'VI_lan2' } };
     expect(vipOverlaps([ev(0, 'm1', 'MASTER'), other], 'VI_lan1', 1000)).to.deep.equal([]);
+  });
+
+  it('reads ownership from the kernel address events when the run has them, with killed nodes dropped', () => {
+    const vip = (t: number, node: string, state: string): RunEvent => ({ ...ev(t, node, state), source: 'vip' });
+    // keepalived's scripts came out of order (m2 BACKUP before MASTER): read alone, a 900 ms overlap
+    const vrrp = [ev(0, 'm1', 'MASTER'), ev(100, 'm2', 'BACKUP'), ev(105, 'm2', 'MASTER')];
+    expect(vipOwnerOverlaps(vrrp, [], 'VI_lan1', 1000)).to.deep.include({ source: 'vrrp', overlaps: [{ start: 105, end: 1000, durationMs: 895, nodes: ['m1', 'm2'] }] });
+    // the kernel's record of the same flap: m2 held the address 4 ms
+    const kernel = [...vrrp, vip(0, 'm1', 'MASTER'), vip(98, 'm2', 'MASTER'), vip(102, 'm2', 'BACKUP')];
+    expect(vipOwnerOverlaps(kernel, [], 'VI_lan1', 1000)).to.deep.equal({ source: 'vip', overlaps: [{ start: 98, end: 102, durationMs: 4, nodes: ['m1', 'm2'] }] });
+    // a killed holder cannot report losing the address: it holds nothing from the kill on
+    const killed = [vip(0, 'm1', 'MASTER'), vip(300, 'm2', 'MASTER')];
+    expect(vipOwnerOverlaps(killed, [{ t: 250, node: 'm1' }], 'VI_lan1', 1000).overlaps).to.deep.equal([]);
+    expect(vipOwnerOverlaps(killed, [], 'VI_lan1', 1000).overlaps).to.have.length(1);
   });
 
   const bal = (t: number, node: string, weight: number): RunEvent => ({ t, node: 'm1', source: 'balancer', type: 'weight', data: { node, weight, healthy: weight > 0 } });

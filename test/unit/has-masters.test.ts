@@ -18,6 +18,8 @@ import { drSettings, haproxyConf, initialAssignment } from '../../lab/stacks/has
 import { trafficManagerConfig, vrrpInstances } from '../../lab/stacks/has/masters.ts';
 import { nodeChainScript, pickPath, type DrPath } from '../../lab/stacks/has/daemons/dr-table.ts';
 import { downNetworks } from '../../lab/stacks/has/daemons/traffic-client.ts';
+import { parseAddressLine } from '../../lab/stacks/has/daemons/address-events.ts';
+import { watchArgs } from '../../lab/stacks/has/vip-watch.ts';
 import type { LabPlan, PlannedNode } from '../../lab/topology/types.ts';
 
 function node(name: string, role: string, host: number, cpus?: number): PlannedNode {
@@ -266,5 +268,25 @@ describe('has masters: forwarding to a traffic node over its other network', () 
       { ifname: 'eth2', network: 'lan3' },
     ];
     expect(downNetworks(nics, read)).to.deep.equal(['lan1', 'lan3']);
+  });
+});
+
+describe('has masters: vip-watch', () => {
+  it('reads an address appearing and leaving from ip -o monitor/show lines', () => {
+    const add = '3273: eth0    inet 198.18.28.100/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever';
+    expect(parseAddressLine(add)).to.deep.equal({ deleted: false, ifname: 'eth0', address: '198.18.28.100' });
+    expect(parseAddressLine(`Deleted ${add}`)).to.deep.equal({ deleted: true, ifname: 'eth0', address: '198.18.28.100' });
+    expect(parseAddressLine(`[ADDR]Deleted ${add}`)).to.deep.include({ deleted: true, ifname: 'eth0' });
+    expect(parseAddressLine('5: eth1@if6    inet 198.18.29.10/24 brd 198.18.29.255 scope global eth1')).to.deep.include({ ifname: 'eth1', address: '198.18.29.10' });
+    // IPv6 and link lines are not address events of a VIP
+    expect(parseAddressLine('3273: eth0    inet6 fe80::1/64 scope link')).to.equal(undefined);
+    expect(parseAddressLine('3273: eth0: <BROADCAST,MULTICAST,UP> mtu 1500')).to.equal(undefined);
+  });
+
+  it('watches every floating address of the instances, without prefix', () => {
+    expect(watchArgs([{ name: 'VI_lan1', vips: ['198.18.20.100/24'] }, { name: 'VI_lan2', vips: ['198.18.21.99/24'] }])).to.deep.equal([
+      'VI_lan1=198.18.20.100',
+      'VI_lan2=198.18.21.99',
+    ]);
   });
 });

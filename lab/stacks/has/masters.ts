@@ -18,6 +18,7 @@ import {
 } from './balancer.ts';
 import { DR_TABLE, drTableScript, type DrNode } from './daemons/dr-table.ts';
 import type { TrafficManagerConfig } from './daemons/traffic-manager.ts';
+import { startVipWatch } from './vip-watch.ts';
 import { EVENTS_FILE, KEEPALIVED_CONF_PATH, KEEPALIVED_PID_ARGS, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript, type VrrpInstance } from './vrrp.ts';
 
 const TM_ENTRY = fileURLToPath(new URL('./daemons/traffic-manager.ts', import.meta.url));
@@ -137,15 +138,17 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
   for (const [i, m] of masters.entries()) {
     const peers = masters.filter((p) => p !== m);
     await putIfChanged(ctx, m.name, NOTIFY_SCRIPT_PATH, notifyScript(m.name), '0755');
+    const instances = vrrpInstances(cfg, m, peers);
     const conf = keepalivedConf({
       lab: cfg.lab,
       node: m.name,
       priority: cfg.vrrp.priorities[i] ?? 100,
       advertSeconds: cfg.vrrp.advertSeconds,
       preemptDelaySeconds: s.preemptDelaySeconds,
-      instances: vrrpInstances(cfg, m, peers),
+      instances,
       notifyScript: NOTIFY_SCRIPT_PATH,
     });
+    await startVipWatch(ctx, cfg.lab, m.name, instances);
     const changed = await putIfChanged(ctx, m.name, KEEPALIVED_CONF_PATH, conf);
     if (changed && (await daemonRunning(backend, cfg.lab, m.name, 'keepalived'))) {
       await backend.exec(cfg.lab, m.name, ['sh', '-c', 'kill -HUP "$(cat /run/halab/keepalived.pid)"']);

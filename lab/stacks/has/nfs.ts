@@ -10,6 +10,7 @@ import type { HasConfig } from './config.ts';
 import { FILESET_ROOT, fileSetKey, installFileSet } from './fileset.ts';
 import { DOCROOT } from './traffic.ts';
 import { EXPORT_PATH, PSEUDO_PATH, ganeshaConf, rsyncdConf, syncLoop } from './ganesha.ts';
+import { startVipWatch } from './vip-watch.ts';
 import { KEEPALIVED_CONF_PATH, KEEPALIVED_PID_ARGS, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript } from './vrrp.ts';
 
 /** NFS failover is slower-paced than the masters': 0.1 s adverts (≈ 0.36 s to declare loss). */
@@ -50,6 +51,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
   });
   await startDaemon(backend, lab, self.name, { name: 'nfs-sync', argv: ['sh', '-c', syncLoop(cfg.nfsVip, SYNC_PERIOD_SECONDS)] });
   await putFile(backend, lab, self.name, NOTIFY_SCRIPT_PATH, notifyScript(self.name), '0755');
+  const instance = { name: 'VI_NFS', vips: [`${cfg.nfsVip}/${nic.prefixLength}`] };
   const conf = keepalivedConf({
     lab,
     node: self.name,
@@ -59,16 +61,16 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
     notifyScript: NOTIFY_SCRIPT_PATH,
     instances: [
       {
-        name: 'VI_NFS',
+        ...instance,
         ifname: nic.ifname,
         routerId: ((cfg.vrrp.routerId + 100 - 1) % 255) + 1,
         selfAddress: nic.address,
         peerAddresses: [peerNic.address],
-        vips: [`${cfg.nfsVip}/${nic.prefixLength}`],
       },
     ],
   });
   await putFile(backend, lab, self.name, KEEPALIVED_CONF_PATH, conf);
+  await startVipWatch(ctx, lab, self.name, [instance]);
   await startDaemon(backend, lab, self.name, { name: 'keepalived', argv: ['keepalived', '-n', '-l', '-D', '-f', KEEPALIVED_CONF_PATH, ...KEEPALIVED_PID_ARGS] });
 }
 
