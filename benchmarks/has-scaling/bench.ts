@@ -9,7 +9,7 @@
 // a machine that slows down during the run does not bias the ratios; the median over rounds is
 // reported with its spread. Only rounds where both T(n) and T(1) were valid windows count; a figure
 // valid in fewer than half of the rounds is marked invalid (its median over all rounds is shown).
-// Every node's page cache is warmed before the first window.
+// Every node's page cache is warmed and locked in memory before the first window (resident.ts).
 import type { Benchmark, BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { summarize } from '../checkers/stats.ts';
 import { HAS_PER_NODE_PCT, HAS_TABLE_13 } from '../paper-targets.ts';
@@ -163,7 +163,6 @@ export function scalingSummary(windows: ScalingWindow[], x: ScalingContext): Ben
       'seconds per window': x.seconds,
       rounds: `${roundNos.length} (serpentine order; E(n) inside each round, median over rounds)`,
       ledger: `halab generator beside wrk: open loop ${PROBE_RATE_PER_NODE} req/s per serving node, new connection per request, 10 % TLS`,
-      'page cache': 'every node read its whole docroot once (uncapped) before the first window',
       validity:
         'a window is invalid when the generator (1 core per wrk thread), the balancer or the NFS owner (their cgroup caps) or the host (its cores) used > 80 %, or a node < 90 % of its cap; E(n) counts the rounds where T(n) and T(1) were both valid and needs at least half of them',
     },

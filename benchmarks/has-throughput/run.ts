@@ -38,6 +38,7 @@ import type { Logger } from '../../lab/util/log.ts';
 import { UserError } from '../../lab/util/errors.ts';
 import { throughputValidity, type CpuSample, type Validity } from '../checkers/validity.ts';
 import { parseWrk, runLoadInNode } from '../load/run.ts';
+import { lockResident, unlockResident } from './resident.ts';
 import type { LoadResult } from '../load/spec.ts';
 import type { BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { labDownByName } from '../../lab/lab.ts';
@@ -71,7 +72,35 @@ export interface ThroughputLab {
   log: Logger;
   /** This run brought the lab up (so it takes it down); false when it reused a running lab. */
   broughtUp: boolean;
+  /** MiB of docroot each warmed node holds locked in its page cache (resident.ts). */
+  resident: Record<string, number>;
+  /** Host CPUs of the traffic nodes and of the rest of the lab, when the run keeps them apart. */
+  split?: CpuSplit;
 }
+
+/** Which host CPUs the traffic nodes run on, and which the generator, balancer and NFS share. */
+export interface CpuSplit {
+  nodes: string;
+  rest: string;
+  /** Every CPU, to hand back at the end. */
+  all: string;
+  restCount: number;
+}
+
+/**
+ * `--isolate`: the traffic nodes on the last CPU, everything else on the others; undefined on one
+ * CPU. A diagnostic, not the default: this kernel charges softirq time (no IRQ_TIME_ACCOUNTING) to
+ * whatever task it interrupts, so on shared CPUs a capped node's quota also pays for the rest of
+ * the lab's packets; apart, it pays for its own. Measured 2026-12-05 (README): apart, one node
+ * alone on its CPU costs 131–168 µs per request and 16 sharing it 190–224 µs, so the split shows
+ * what co-location on one core costs a node, and makes E(n) lower, not higher.
+ */
+export function cpuSplit(hostCpus: number): CpuSplit | undefined {
+  if (hostCpus < 2) return undefined;
+  const last = hostCpus - 1;
+  return { nodes: String(last), rest: last === 1 ? '0' : `0-${last - 1}`, all: `0-${last}`, restCount: last };
+}
+
 
 const WRK_SCRIPT = '/etc/halab/wrk-fileset.lua';
 
@@ -96,7 +125,7 @@ export async function labAlreadyUp(backend: DockerBackend, lab: string): Promise
 }
 
 /** Bring the HAS lab up (or reuse it when it is up), cap every traffic node at `cap` cores. */
-export async function openThroughputLab(topology: string, cap: number, periodMs: number, log: Logger): Promise<ThroughputLab> {
+export async function openThroughputLab(topology: string, cap: number, periodMs: number, log: Logger, isolate = false): Promise<ThroughputLab> {
   const backend = await openBackend(log);
   const name = (await loadTopologyFile(topology)).plan.lab;
   const reused = await labAlreadyUp(backend, name);
@@ -107,6 +136,13 @@ export async function openThroughputLab(topology: string, cap: number, periodMs:
     await backend.start(cfg.lab, n.name); // unpause what an interrupted run left paused
     await backend.setCpuLimit(cfg.lab, n.name, cap, { periodMs });
   }
+  const split = isolate ? cpuSplit(cpus().length) : undefined;
+  if (split) {
+    if (!backend.setCpuSet) throw new UserError('this backend cannot pin nodes to CPUs (run without --isolate)');
+    const traffic = new Set(cfg.traffic.map((x) => x.name));
+    for (const n of plan.nodes) await backend.setCpuSet(cfg.lab, n.name, traffic.has(n.name) ? split.nodes : split.rest);
+    log.info(`${cfg.lab}: traffic nodes on CPU ${split.nodes}, generator, balancer and NFS on CPU ${split.rest}`);
+  }
   const ctx = { plan, backend, log, stateDir: labStateDir(cfg.lab) };
   const nfsOwner = cfg.nfs.length ? ((await inspectNfs(ctx, cfg)).owner ?? undefined) : undefined;
   const balancer = (await inspectMasters(ctx, cfg)).find((m) => m.holdsVip)?.node;
@@ -115,7 +151,7 @@ export async function openThroughputLab(topology: string, cap: number, periodMs:
   if (!client) throw new UserError(`${cfg.lab}: the HAS throughput benchmarks need a client node`);
   const paths = fileSetPaths(cfg);
   await putFile(backend, cfg.lab, client, WRK_SCRIPT, wrkFileSetScript(paths));
-  return { lab: cfg.lab, cfg, backend, client, balancer, cap, periodMs, nfsOwner, paths, log, broughtUp: !reused };
+  return { lab: cfg.lab, cfg, backend, client, balancer, cap, periodMs, nfsOwner, paths, log, broughtUp: !reused, resident: {}, split };
 }
 
 interface TmState {
@@ -177,10 +213,11 @@ const capNode = (t: ThroughputLab, node: string) => t.backend.setCpuLimit!(t.lab
 
 /**
  * Read every file of the docroot once in each node, so the measured windows serve from the page
- * cache (the FUSE mount keeps pages and attributes for params.nfs_cache_seconds). The nodes and the
- * NFS owner run uncapped meanwhile (at the cap, filling 16 nodes' caches takes many minutes), eight
- * nodes at a time: each FUSE client sends one call at a time, so a node's warm-up is bound by round
- * trips, not CPU (measured: one node alone 77 s, four at once 71 s each).
+ * cache (the FUSE mount keeps pages and attributes for params.nfs_cache_seconds), then lock it there
+ * for the run (resident.ts: this host's kernel pages out file cache left idle for a minute). The
+ * nodes and the NFS owner run uncapped meanwhile (at the cap, filling 16 nodes' caches takes many
+ * minutes), eight nodes at a time: each FUSE client sends one call at a time, so a node's warm-up
+ * is bound by round trips, not CPU (measured: one node alone 77 s, four at once 71 s each).
  */
 export async function warmPageCaches(t: ThroughputLab, nodes: string[], parallel = 8): Promise<void> {
   const t0 = performance.now();
@@ -193,10 +230,11 @@ export async function warmPageCaches(t: ThroughputLab, nodes: string[], parallel
     try {
       // through a pipe: GNU tar writing to /dev/null skips reading the files
       await t.backend.exec(t.lab, n, ['sh', '-c', `tar -cf - -C ${DOCROOT} . | wc -c`], { timeoutMs: 600_000 });
+      t.resident[n] = await lockResident(t.backend, t.lab, n, DOCROOT);
     } finally {
       await capNode(t, n);
     }
-    t.log.info(`  ${n} warm (${((performance.now() - t1) / 1000).toFixed(1)} s)`);
+    t.log.info(`  ${n} warm (${((performance.now() - t1) / 1000).toFixed(1)} s, ${t.resident[n]!.toFixed(1)} MiB locked in memory)`);
   };
   try {
     await Promise.all(
@@ -237,12 +275,40 @@ export async function useNodes(t: ThroughputLab, n: number, timeoutMs = 90_000):
   throw new Error(`${t.lab}: the balancer's bucket map did not settle on ${n} node(s) in ${timeoutMs / 1000} s (${describeTable(state)})`);
 }
 
-/** Host CPU counters (/proc/stat, seconds): busy (user, nice, system, irq, softirq) and softirq. */
-function hostCpu(): { busy: number; softirq: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
+interface HostCpu {
+  busy: number;
+  softirq: number;
+  /** Busy seconds of each CPU, by its number. */
+  perCpu: number[];
+}
+
+/** Host CPU counters (/proc/stat, seconds): busy (user, nice, system, irq, softirq) and softirq, in all and per CPU. */
+export function parseProcStat(text: string): HostCpu {
   const hz = 100; // USER_HZ on Linux
-  return { busy: (user + nice + system + irq + softirq) / hz, softirq: softirq / hz };
+  const busyOf = (f: number[]) => {
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
+    return { busy: (user + nice + system + irq + softirq) / hz, softirq: softirq / hz };
+  };
+  const perCpu: number[] = [];
+  let all = { busy: 0, softirq: 0 };
+  for (const line of text.split('\n')) {
+    const m = /^cpu(\d*)\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const f = busyOf(m[2]!.split(/\s+/).map(Number));
+    if (m[1] === '') all = f;
+    else perCpu[Number(m[1])] = f.busy;
+  }
+  return { ...all, perCpu };
+}
+
+const hostCpu = (): HostCpu => parseProcStat(readFileSync('/proc/stat', 'utf8'));
+
+/** CPU numbers of a cpuset list ("0", "0-2", "0,3-4"). */
+export function cpuList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
+    const [a, b] = part.split('-').map(Number);
+    return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
+  });
 }
 
 export interface WindowSpec {
@@ -272,7 +338,17 @@ export interface Window {
   latencyP99Ms?: number;
   probe?: Pick<LoadResult, 'attempted' | 'ok' | 'failed' | 'byOutcome' | 'servedBy'>;
   /** Cores used over the window. */
-  cpu: { generator: number; balancer: number; nfs?: number; nodes: Record<string, number>; hostBusy: number; hostSoftirq: number; sampledSeconds: number };
+  cpu: {
+    generator: number;
+    balancer: number;
+    nfs?: number;
+    nodes: Record<string, number>;
+    hostBusy: number;
+    hostSoftirq: number;
+    /** Busy cores of the CPUs the generator, balancer and NFS were kept on (when the run split them). */
+    loadSideBusy?: number;
+    sampledSeconds: number;
+  };
   validity: Validity;
 }
 
@@ -348,6 +424,7 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
   const nfsIndex = t.nfsOwner ? 2 + serving.length : -1;
   const hostCores = cpus().length;
   const hostBusy = (h1.busy - h0.busy) / wall;
+  const loadSideBusy = t.split ? cpuList(t.split.rest).reduce((a, c) => a + ((h1.perCpu[c] ?? 0) - (h0.perCpu[c] ?? 0)), 0) / wall : undefined;
   // wrk runs one thread per scheme: the generator's allocation is one core per wrk process.
   const generatorCap = Math.min(hostCores, (httpClients > 0 ? 1 : 0) + (tlsClients > 0 ? 1 : 0));
   const samples: CpuSample[] = [
@@ -357,6 +434,8 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
     ...(nfsIndex > 0 ? [{ component: t.nfsOwner!, role: 'nfs' as const, cpu: cores(nfsIndex), cap: after[nfsIndex]!.cpuLimit ?? hostCores }] : []),
     // The host as a whole: every part shares its cores, so a busy host slows them all.
     { component: 'host', role: 'host', cpu: hostBusy, cap: hostCores },
+    // Kept apart, the load side has its own CPUs: the generator, balancer and NFS starve there first.
+    ...(loadSideBusy !== undefined ? [{ component: `host CPU ${t.split!.rest}`, role: 'host' as const, cpu: loadSideBusy, cap: t.split!.restCount }] : []),
   ];
   return {
     clients: w.clients,
@@ -382,6 +461,7 @@ export async function measureWindow(t: ThroughputLab, serving: string[], w: Wind
       nodes,
       hostBusy,
       hostSoftirq: (h1.softirq - h0.softirq) / wall,
+      loadSideBusy,
       sampledSeconds: wall,
     },
     // A node at ≥ 90 % of its cap was capacity-bound (TARGETS §A.7); below that, something else limited it.
@@ -433,12 +513,21 @@ export async function idleCores(t: ThroughputLab, seconds: number): Promise<Reco
   return Object.fromEntries(running.map((n, i) => [n, (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / wall]));
 }
 
+/** The run's page-cache condition, with the locked size per node. */
+export function residentCondition(resident: Record<string, number>): string {
+  const mib = Object.values(resident);
+  if (!mib.length) return 'not warmed';
+  const range = `${Math.min(...mib).toFixed(1)}–${Math.max(...mib).toFixed(1)} MiB`;
+  return `every serving node read its whole docroot once (uncapped), then held it locked in memory for the run (vmtouch -l, ${range} per node): this host's kernel pages out file cache left idle for a minute (DAMON), which the thesis's machines did not`;
+}
+
 /** Leave a lab that stays up as its topology made it: every traffic node running at its own cap. */
 async function restoreNodes(t: ThroughputLab): Promise<void> {
   for (const n of t.cfg.traffic) {
     await t.backend.start(t.lab, n.name);
     await t.backend.setCpuLimit!(t.lab, n.name, n.cpus ?? 0);
   }
+  if (t.split) for (const n of readSavedPlan(t.lab)?.nodes ?? []) await t.backend.setCpuSet!(t.lab, n.name, t.split.all);
 }
 
 /**
@@ -455,17 +544,26 @@ export async function withThroughputRun(
   const cap = numberOption(opts.args, 'cap', DEFAULT_CAP, 0.01, 2);
   const periodMs = numberOption(opts.args, 'cfs-period-ms', DEFAULT_CFS_PERIOD_MS, 1, 1000);
   const topology = stringOption(opts.args, 'topology') ?? HAS16_TOPOLOGY;
-  const conditions = { ...machineConditions(), 'CPU cap': `${cap} cores per traffic node over a ${periodMs} ms CFS period` };
-  const t = await openThroughputLab(topology, cap, periodMs, opts.log);
+  const t = await openThroughputLab(topology, cap, periodMs, opts.log, opts.args.includes('--isolate'));
+  const conditions = {
+    ...machineConditions(),
+    'CPU cap': `${cap} cores per traffic node over a ${periodMs} ms CFS period`,
+    CPUs: t.split
+      ? `traffic nodes on CPU ${t.split.nodes}, generator, balancer, NFS and the rest of the lab on CPU ${t.split.rest} (softirq time is charged to the task it interrupts)`
+      : 'both shared by every node (--isolate keeps the traffic nodes on a CPU of their own)',
+  };
   try {
     const runDir = makeRunDir(t.lab, bench);
     const { raw, summary } = await measure(t, runDir);
     writeJson(runDir, 'windows.json', raw);
-    const out = { ...summary, conditions: { ...summary.conditions, ...conditions }, runDir };
+    const out = { ...summary, conditions: { ...summary.conditions, ...conditions, 'page cache': residentCondition(t.resident) }, runDir };
     writeJson(runDir, 'summary.json', out);
     return out;
   } finally {
     if (t.broughtUp && !opts.args.includes('--keep')) await labDownByName(t.lab, opts.log, t.backend);
-    else await restoreNodes(t);
+    else {
+      await restoreNodes(t);
+      await unlockResident(t.backend, t.lab, Object.keys(t.resident));
+    }
   }
 }

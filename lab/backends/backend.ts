@@ -69,6 +69,8 @@ export interface Backend {
    * than the kernel's 100 ms. Optional: benchmarks that vary the cap need it.
    */
   setCpuLimit?(lab: string, node: string, cpus: number, opts?: { periodMs?: number }): Promise<void>;
+  /** Restrict a node to a set of host CPUs (cpuset list, e.g. "1" or "0-1"), live. */
+  setCpuSet?(lab: string, node: string, cpus: string): Promise<void>;
   inspect(lab: string, node: string): Promise<NodeInfo>;
   /** Every resource carrying the lab's label. */
   listResources(lab: string): Promise<LabResource[]>;

@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { HAS_PER_NODE_PCT, HAS_TABLE_12 } from '../../benchmarks/paper-targets.ts';
 import { coresNeeded, largestCap, perRequestCosts } from '../../benchmarks/has-throughput/cap.ts';
 import { efficiencyFactors, paperEfficiencySeries, plateau, roundEfficiencies } from '../../benchmarks/has-throughput/curves.ts';
-import { tableServes, type Window } from '../../benchmarks/has-throughput/run.ts';
+import { cpuList, cpuSplit, parseProcStat, residentCondition, tableServes, type Window } from '../../benchmarks/has-throughput/run.ts';
+import { lockedKib, lockScript, unlockScript } from '../../benchmarks/has-throughput/resident.ts';
 
 describe('HAS throughput: load-curve plateau', () => {
   it('finds Table 12 knee at 16 clients, level 1,035.5 req/s, flatness 1040/1029, errors from the knee', () => {
@@ -197,5 +198,46 @@ describe('HAS throughput: summaries from measured windows', () => {
     expect(few.rows.find((r) => r.figure.startsWith('E(16)'))!.verdict).to.equal('invalid');
     const low = scalingSummary([sw(1, 1, 100), sw(1, 16, 1500)], ctx);
     expect(low.rows.find((r) => r.figure.startsWith('E(16)'))!.verdict).to.equal('fail'); // 93.75 % < 97 %
+  });
+});
+
+describe('HAS throughput: docroot held resident', () => {
+  it('reads the locked size from /proc/PID/status, 0 when nothing is locked', () => {
+    const status = 'Name:\tvmtouch\nVmPeak:\t  60000 kB\nVmLck:\t   47412 kB\nVmPin:\t       0 kB\n';
+    expect(lockedKib(status)).to.equal(47412);
+    expect(lockedKib('Name:\tvmtouch\nVmLck:\t       0 kB\n')).to.equal(0);
+    expect(lockedKib('')).to.equal(0);
+  });
+
+  it('ends an earlier lock before locking again, and waits for the daemon to hold every page', () => {
+    const s = lockScript('/srv/www', '/run/halab/v.pid');
+    expect(s.indexOf(unlockScript('/run/halab/v.pid'))).to.equal(0);
+    expect(s).to.match(/vmtouch -q -l -d -w -P \/run\/halab\/v\.pid \/srv\/www$/);
+  });
+
+  it('states the locked range per node in the run conditions', () => {
+    expect(residentCondition({})).to.equal('not warmed');
+    const c = residentCondition({ 'web-1': 46.25, 'web-2': 46.31 });
+    expect(c).to.contain('46.3–46.3 MiB per node').and.to.contain('DAMON');
+  });
+});
+
+describe('HAS throughput: traffic nodes on their own CPU', () => {
+  it('puts the nodes on the last CPU and the rest of the lab on the others; nothing to split on one CPU', () => {
+    expect(cpuSplit(2)).to.deep.equal({ nodes: '1', rest: '0', all: '0-1', restCount: 1 });
+    expect(cpuSplit(4)).to.deep.equal({ nodes: '3', rest: '0-2', all: '0-3', restCount: 3 });
+    expect(cpuSplit(1)).to.equal(undefined);
+    expect(cpuList('0-2')).to.deep.equal([0, 1, 2]);
+    expect(cpuList('0,3-4')).to.deep.equal([0, 3, 4]);
+  });
+
+  it('reads busy time in all and per CPU from /proc/stat (user, nice, system, irq, softirq; not idle, iowait, steal)', () => {
+    const stat = ['cpu  300 0 200 9000 50 0 100 7 0 0', 'cpu0 100 0 100 4500 25 0 20 3 0 0', 'cpu1 200 0 100 4500 25 0 80 4 0 0', 'intr 1 2 3'].join('\n');
+    const h = parseProcStat(stat);
+    expect(h.busy).to.be.closeTo(6, 1e-9);
+    expect(h.softirq).to.be.closeTo(1, 1e-9);
+    expect(h.perCpu).to.have.length(2);
+    expect(h.perCpu[0]).to.be.closeTo(2.2, 1e-9);
+    expect(h.perCpu[1]).to.be.closeTo(3.8, 1e-9);
   });
 });

@@ -146,6 +146,9 @@ export class DockerBackend implements Backend {
         throw new UserError(`${lab}/${node}: no CPU cgroup found for container ${id.slice(0, 12)}, cannot set a ${opts.periodMs} ms CFS period`);
     }
   }
+  async setCpuSet(lab: string, node: string, cpus: string) {
+    await this.container(lab, node).update({ CpusetCpus: cpus });
+  }
   async pause(lab: string, node: string) {
     await this.container(lab, node).pause();
   }
