@@ -24,6 +24,14 @@ export async function putFile(
   );
 }
 
+/** Write a file only when its content differs (true: it was written), so a redeploy can tell a daemon's config changed. */
+export async function putFileIfChanged(backend: Backend, lab: string, node: string, path: string, content: string, mode?: string): Promise<boolean> {
+  const r = await backend.exec(lab, node, ['cat', path], { check: false });
+  if (r.exitCode === 0 && r.stdout === content) return false;
+  await putFile(backend, lab, node, path, content, mode);
+  return true;
+}
+
 const bundles = new Map<string, Promise<string>>();
 
 /** Bundle a TypeScript entry point (and everything it imports) into one ESM file for Node 18. */

@@ -5,7 +5,7 @@ import { hostAt } from '../../topology/addresses.ts';
 import type { StackContext } from '../stack.ts';
 import type { PlannedNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
-import { daemonRunning, installDaemon, putFile, startDaemon, stopDaemon } from '../node-files.ts';
+import { daemonRunning, installDaemon, putFileIfChanged, startDaemon, stopDaemon } from '../node-files.ts';
 import type { HasConfig } from './config.ts';
 import {
   DR_NFT_PATH,
@@ -82,12 +82,8 @@ export function trafficManagerConfig(cfg: HasConfig, s: DrSettings, master: Plan
 }
 
 /** Write a file only when its content changed; says whether it did. */
-async function putIfChanged(ctx: StackContext, node: string, path: string, content: string, mode?: string): Promise<boolean> {
-  const r = await ctx.backend.exec(ctx.plan.lab, node, ['cat', path], { check: false });
-  if (r.exitCode === 0 && r.stdout === content) return false;
-  await putFile(ctx.backend, ctx.plan.lab, node, path, content, mode);
-  return true;
-}
+const putIfChanged = (ctx: StackContext, node: string, path: string, content: string, mode?: string) =>
+  putFileIfChanged(ctx.backend, ctx.plan.lab, node, path, content, mode);
 
 async function vipHolder(ctx: StackContext, cfg: HasConfig, master: PlannedNode): Promise<boolean> {
   const nic = nicOn(master, cfg.vipNetwork);
