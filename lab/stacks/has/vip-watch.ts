@@ -13,8 +13,21 @@ export function watchArgs(instances: Pick<VrrpInstance, 'name' | 'vips'>[]): str
   return instances.flatMap((i) => i.vips.map((v) => `${i.name}=${v.split('/')[0]}`));
 }
 
-/** Start it before keepalived, so the first acquisition is seen; idempotent like every daemon. */
-export async function startVipWatch(ctx: StackContext, lab: string, node: string, instances: Pick<VrrpInstance, 'name' | 'vips'>[]): Promise<void> {
+/** Written by vip-watch once it is subscribed and has read the addresses there (its pid). */
+const READY = '/run/halab/vip-watch.ready';
+
+/**
+ * Start it before keepalived and wait until it is subscribed, so the first acquisition is seen
+ * (started without waiting, it once reported a restarted master's VIP as already held);
+ * idempotent like every daemon.
+ */
+export async function startVipWatch(ctx: StackContext, lab: string, node: string, instances: Pick<VrrpInstance, 'name' | 'vips'>[], timeoutMs = 20_000): Promise<void> {
   const argv = await installDaemon(ctx.backend, lab, node, 'vip-watch', ENTRY);
   await startDaemon(ctx.backend, lab, node, { name: 'vip-watch', argv: [...argv, node, ...watchArgs(instances)] });
+  const ready = `[ "$(cat ${READY} 2>/dev/null)" = "$(cat /run/halab/vip-watch.pid)" ]`;
+  const r = await ctx.backend.exec(lab, node, ['sh', '-c', `i=0; until ${ready}; do i=$((i+1)); [ $i -gt ${Math.ceil(timeoutMs / 50)} ] && exit 1; sleep 0.05; done`], {
+    check: false,
+    timeoutMs: timeoutMs + 5_000,
+  });
+  if (r.exitCode !== 0) throw new Error(`${lab}/${node}: vip-watch did not start within ${timeoutMs / 1000} s (see /var/log/halab/vip-watch.log)`);
 }

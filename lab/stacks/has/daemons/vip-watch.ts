@@ -9,10 +9,11 @@
 // Events: {t, node, source:'vip', type:'state', data:{state:'MASTER'|'BACKUP', instance, address, ifnames}}
 // — MASTER while the address is on any of the node's interfaces (erd may move it between NICs).
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { parseAddressLine } from './address-events.ts';
 
 const EVENTS = '/var/log/halab/events.jsonl';
+const READY = '/run/halab/vip-watch.ready';
 const now = () => performance.timeOrigin + performance.now();
 
 function main(): void {
@@ -55,6 +56,9 @@ function main(): void {
   });
   for (const line of execFileSync('ip', ['-o', 'address', 'show'], { encoding: 'utf8' }).split('\n')) apply(line);
   for (const address of held.keys()) emit(address, true);
+  // Subscribed and read: from now on no change is missed. The deploy waits for this before it
+  // starts keepalived (a node process takes a few hundred ms to get here on a capped master).
+  writeFileSync(READY, `${process.pid}\n`);
   const stop = () => {
     child.removeAllListeners('exit');
     child.kill();
