@@ -111,7 +111,8 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
       { ledgerFile: join(runDir, 'ledger.jsonl') },
     );
     const progress = setInterval(() => log.info(`  t=${((Date.now() - t0) / 1000).toFixed(0)} s`), 5000);
-    await Promise.all(planned.map((f) => runFault(backend, plan, f, t0, rand, faultsFile, log, () => aborted)));
+    const rollbacks = new Set<Promise<unknown>>();
+    await Promise.all(planned.map((f) => runFault(backend, plan, f, t0, rand, faultsFile, log, () => aborted, rollbacks)));
     const load = await probe.finally(() => clearInterval(progress));
     log.info(`probe: ${load.result.attempted} requests, ${load.result.ok} ok`);
   } finally {
@@ -164,17 +165,36 @@ async function runFault(
   faultsFile: string,
   log: Logger,
   aborted: () => boolean,
+  rollbacks: Set<Promise<unknown>>,
 ): Promise<void> {
   await sleepUntil(t0 + f.at * 1000);
+  // One fault at a time against a lab being repaired: a rollback that restarts a node redeploys the
+  // stack (≈ 20 s on has-1), and a fault landing meanwhile (a kill of the other master) breaks the
+  // redeploy and leaves the first node without its daemons. The fault waits; its record has the
+  // real start.
+  let delayMs = 0;
+  if (rollbacks.size) {
+    const waited = Date.now();
+    await Promise.allSettled([...rollbacks]);
+    delayMs = Date.now() - waited;
+    log.warn(`  ${f.fault} waited ${(delayMs / 1000).toFixed(1)} s past t=${f.at} s for a rollback still running (stack redeploy); its window moves with it`);
+  }
   if (aborted()) return;
   const stat = resolveStatic(plan, f.target, rand);
   const targets = stat === 'runtime' ? await resolveRuntime(backend, plan, f.target) : stat;
   const applied = await injectFault(backend, plan, f, targets, log);
-  if (f.until !== null && Date.now() > t0 + f.until * 1000)
+  const untilMs = f.until === null ? null : t0 + f.until * 1000 + delayMs;
+  if (untilMs !== null && Date.now() > untilMs)
     log.warn(`  ${f.fault} on ${targets.join(', ')}: applying and verifying took past the window's end (t=${f.until} s); rolled back late (the fault record has the real times)`);
-  if (f.until !== null) await sleepUntil(t0 + f.until * 1000);
+  if (untilMs !== null) await sleepUntil(untilMs);
   else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify(a.record) + '\n'));
-  for (const rec of await liftFault(backend, plan, applied, log)) appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
+  const lifting = liftFault(backend, plan, applied, log);
+  rollbacks.add(lifting);
+  try {
+    for (const rec of await lifting) appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
+  } finally {
+    rollbacks.delete(lifting);
+  }
 }
 
 /** A fault in effect on one target: its record (start, evidence) and its journalled inverse. */
