@@ -100,10 +100,21 @@ async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boo
   throw new UserError(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * CFS period of a capped master, ms. Over Docker's 100 ms period a master at 0.5 cores that used
+ * its 50 ms (a node daemon starting during a deploy) was throttled for the rest of the period:
+ * 16 times in its first minute on has-2, and the standby took the VIP from it, since with 0.02 s
+ * adverts it declares the master dead after ≈ 70 ms. Over 10 ms the same share comes in 5 ms
+ * slices and no pause is long enough to miss three adverts.
+ */
+export const MASTER_CFS_PERIOD_MS = 10;
+
 export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSettings, nodes: DrNode[]): Promise<void> {
   const { backend } = ctx;
   const assignment = initialAssignment(cfg, s);
   const masters = cfg.masters;
+  // Again on every deploy: a restarted container gets Docker's period back.
+  if (backend.setCpuLimit) for (const m of masters) if (m.cpus && m.backend !== 'vm') await backend.setCpuLimit(cfg.lab, m.name, m.cpus, { periodMs: MASTER_CFS_PERIOD_MS });
   // 1. The balancer and the traffic manager on both masters (the standby's copy is inert: no
   //    frame is addressed to its MAC until it holds the VIP).
   await Promise.all(
@@ -144,7 +155,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
       instances,
       notifyScript: NOTIFY_SCRIPT_PATH,
     });
-    await startVipWatch(ctx, cfg.lab, m.name, instances);
+    await startVipWatch(ctx, cfg.lab, m.name, instances, 20_000 * cfg.waitScale);
     const changed = await putIfChanged(ctx, m.name, KEEPALIVED_CONF_PATH, conf);
     if (changed && (await daemonRunning(backend, cfg.lab, m.name, 'keepalived'))) {
       await backend.exec(cfg.lab, m.name, ['sh', '-c', 'kill -HUP "$(cat /run/halab/keepalived.pid)"']);

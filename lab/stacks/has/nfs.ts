@@ -70,7 +70,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
     ],
   });
   await putFile(backend, lab, self.name, KEEPALIVED_CONF_PATH, conf);
-  await startVipWatch(ctx, lab, self.name, [instance]);
+  await startVipWatch(ctx, lab, self.name, [instance], 20_000 * cfg.waitScale);
   await startDaemon(backend, lab, self.name, { name: 'keepalived', argv: ['keepalived', '-n', '-l', '-D', '-f', KEEPALIVED_CONF_PATH, ...KEEPALIVED_PID_ARGS] });
 }
 

@@ -24,7 +24,8 @@ const READY = '/run/halab/vip-watch.ready';
 export async function startVipWatch(ctx: StackContext, lab: string, node: string, instances: Pick<VrrpInstance, 'name' | 'vips'>[], timeoutMs = 20_000): Promise<void> {
   const argv = await installDaemon(ctx.backend, lab, node, 'vip-watch', ENTRY);
   await startDaemon(ctx.backend, lab, node, { name: 'vip-watch', argv: [...argv, node, ...watchArgs(instances)] });
-  const ready = `[ "$(cat ${READY} 2>/dev/null)" = "$(cat /run/halab/vip-watch.pid)" ]`;
+  // Its pid in the ready file, alive: a ready file left by an earlier vip-watch names a dead pid.
+  const ready = `[ -s ${READY} ] && kill -0 "$(cat ${READY})" 2>/dev/null`;
   const r = await ctx.backend.exec(lab, node, ['sh', '-c', `i=0; until ${ready}; do i=$((i+1)); [ $i -gt ${Math.ceil(timeoutMs / 50)} ] && exit 1; sleep 0.05; done`], {
     check: false,
     timeoutMs: timeoutMs + 5_000,
