@@ -14,7 +14,7 @@ import { readJsonl, RUN_FILES, type FaultRecord, type LedgerEntry, type RunEvent
 import { failovers } from '../benchmarks/checkers/failover.ts';
 import { availability } from '../benchmarks/checkers/availability.ts';
 import { summarize } from '../benchmarks/checkers/stats.ts';
-import { vipOwnerOverlaps } from '../benchmarks/checkers/invariants.ts';
+import { stoppedNodes, vipOwnerOverlaps } from '../benchmarks/checkers/invariants.ts';
 import { renderRunReport } from '../reports/report.ts';
 import { FAULT_KINDS } from './faults/index.ts';
 import { recordPending, recordUndone, type Inverse } from './journal.ts';
@@ -281,16 +281,13 @@ export function check(s: Scenario, runDir: string): Omit<RunResult, 'runDir'> {
   const lastEnd = Math.max(...faults.map((f) => f.end ?? f.start));
   const okRate = (rs: LedgerEntry[]) => (rs.length ? rs.filter((r) => r.outcome === 'ok').length / rs.length : null);
   const tEnd = Math.max(...ledger.map((l) => l.end));
-  // A killed or stopped node stops being MASTER at that moment (it cannot say so itself).
-  const downs = faults
-    .filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop' || f.kind === 'node-restart')
-    .map((f) => ({ t: f.start, node: f.target }));
   // Response times of answered requests, overall and inside fault windows (latency faults).
   const inFaults = ledger.filter((l) => faults.some((f) => l.start >= f.start && l.start <= (f.end ?? tEnd)));
   const lat = (rs: LedgerEntry[]) => summarize(rs.filter((r) => r.outcome === 'ok').map((r) => r.end - r.start));
   const latAll = lat(ledger);
   const latIn = lat(inFaults);
-  const { overlaps } = vipOwnerOverlaps(events, downs, 'VI_lan1', tEnd);
+  // A killed or stopped node stops being MASTER at that moment (it cannot say so itself).
+  const { overlaps } = vipOwnerOverlaps(events, stoppedNodes(faults), 'VI_lan1', tEnd);
   const metrics: Record<string, number | null> = {
     'failover_ms.min': fo.length ? out.min : null,
     'failover_ms.median': fo.length ? out.median : null,

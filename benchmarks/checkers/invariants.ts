@@ -5,7 +5,7 @@
 //    unhealthy) when the request started, after a grace period (in-flight connections and the
 //    kernel table's catch-up may legitimately lag the removal).
 //  - loadSpread: how evenly the ok requests were spread over the healthy nodes.
-import type { LedgerEntry, RunEvent } from '../ledger.ts';
+import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
 import { coefficientOfVariation } from './stats.ts';
 
 export interface Overlap {
@@ -69,6 +69,11 @@ export function vipOverlaps(events: RunEvent[], instance: string | undefined, tE
  * keepalived's `vrrp` notify events (each stamped by its own script, so quick flaps can come out of
  * order). `downs`: nodes killed or stopped, which hold nothing from that instant (they cannot say so).
  */
+/** Nodes a fault killed, stopped or restarted, from the fault's start: they hold no address from then on. */
+export function stoppedNodes(faults: FaultRecord[]): { t: number; node: string }[] {
+  return faults.filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop' || f.kind === 'node-restart').map((f) => ({ t: f.start, node: f.target }));
+}
+
 export function vipOwnerOverlaps(events: RunEvent[], downs: { t: number; node: string }[], instance: string, tEnd: number): { source: 'vip' | 'vrrp'; overlaps: Overlap[] } {
   const source = events.some((e) => e.source === 'vip' && e.type === 'state' && e.data?.instance === instance) ? 'vip' : 'vrrp';
   const down = downs.map((d): RunEvent => ({ t: d.t, node: d.node, source, type: 'state', data: { state: 'DOWN', instance } }));

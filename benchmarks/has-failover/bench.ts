@@ -27,7 +27,7 @@ import type { StackContext } from '../../lab/stacks/stack.ts';
 import { gatherEvents, injectFault, liftFault } from '../../chaos/runner.ts';
 import { healLab } from '../../chaos/rollback.ts';
 import { resolveRuntime } from '../../chaos/targets.ts';
-import { servedByRemoved, vipOwnerOverlaps } from '../checkers/invariants.ts';
+import { servedByRemoved, stoppedNodes, vipOwnerOverlaps } from '../checkers/invariants.ts';
 import type { FailoverResult } from '../checkers/failover.ts';
 import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
 import { availabilityWithMeasuredFailover, TABLE_14 } from '../model/has-availability.ts';
@@ -123,8 +123,6 @@ async function runTrial(ctx: StackContext, cfg: HasConfig, plan: LabPlan, kind: 
   return { kind: kind.name, n, faults: t.faults, ledger: t.ledger };
 }
 
-/** Events that say a killed/stopped node stopped being MASTER (it cannot say so itself). */
-const downs = (faults: FaultRecord[]) => faults.filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop').map((f) => ({ t: f.start, node: f.target }));
 
 export interface FailoverArgs {
   trials?: number;
@@ -223,7 +221,7 @@ function summarize(
   const allFaults = trials.flatMap((t) => t.faults);
   const instance = `VI_${c.cfg.vipNetwork.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const tEnd = Math.max(c.t0, ...trials.flatMap((t) => t.ledger.map((l) => l.end)));
-  const { overlaps } = vipOwnerOverlaps(events, downs(allFaults), instance, tEnd);
+  const { overlaps } = vipOwnerOverlaps(events, stoppedNodes(allFaults), instance, tEnd);
   const outcomes: KindOutcome[] = [];
   const rows: BenchRow[] = [];
   for (const name of fp.kinds) {
