@@ -60,3 +60,11 @@ export async function lockResident(backend: Backend, lab: string, node: string, 
 export async function unlockResident(backend: Backend, lab: string, nodes: string[]): Promise<void> {
   await Promise.all(nodes.map((n) => backend.exec(lab, n, ['sh', '-c', unlockScript()], { check: false }).catch(() => undefined)));
 }
+
+/** The run's page-cache condition, with the locked size per node. */
+export function residentCondition(resident: Record<string, number>): string {
+  const mib = Object.values(resident);
+  if (!mib.length) return 'not warmed';
+  const range = `${Math.min(...mib).toFixed(1)}–${Math.max(...mib).toFixed(1)} MiB`;
+  return `every serving node read its whole docroot once (uncapped), then held it locked in memory for the run (vmtouch -l, ${range} per node): this host's kernel pages out file cache left idle for a minute (DAMON), which the thesis's machines did not`;
+}

@@ -38,7 +38,7 @@ import type { Logger } from '../../lab/util/log.ts';
 import { UserError } from '../../lab/util/errors.ts';
 import { throughputValidity, type CpuSample, type Validity } from '../checkers/validity.ts';
 import { parseWrk, runLoadInNode } from '../load/run.ts';
-import { lockResident, unlockResident } from './resident.ts';
+import { lockResident, residentCondition, unlockResident } from './resident.ts';
 import type { LoadResult } from '../load/spec.ts';
 import type { BenchOptions, BenchRow, BenchSummary } from '../bench.ts';
 import { labDownByName } from '../../lab/lab.ts';
@@ -511,14 +511,6 @@ export async function idleCores(t: ThroughputLab, seconds: number): Promise<Reco
   const after = await Promise.all(running.map((n) => t.backend.stats(t.lab, n)));
   const wall = (performance.now() - t0) / 1000;
   return Object.fromEntries(running.map((n, i) => [n, (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / wall]));
-}
-
-/** The run's page-cache condition, with the locked size per node. */
-export function residentCondition(resident: Record<string, number>): string {
-  const mib = Object.values(resident);
-  if (!mib.length) return 'not warmed';
-  const range = `${Math.min(...mib).toFixed(1)}–${Math.max(...mib).toFixed(1)} MiB`;
-  return `every serving node read its whole docroot once (uncapped), then held it locked in memory for the run (vmtouch -l, ${range} per node): this host's kernel pages out file cache left idle for a minute (DAMON), which the thesis's machines did not`;
 }
 
 /** Leave a lab that stays up as its topology made it: every traffic node running at its own cap. */

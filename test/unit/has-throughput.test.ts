@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import { HAS_PER_NODE_PCT, HAS_TABLE_12 } from '../../benchmarks/paper-targets.ts';
 import { coresNeeded, largestCap, perRequestCosts } from '../../benchmarks/has-throughput/cap.ts';
 import { efficiencyFactors, paperEfficiencySeries, plateau, roundEfficiencies } from '../../benchmarks/has-throughput/curves.ts';
-import { cpuList, cpuSplit, parseProcStat, residentCondition, tableServes, type Window } from '../../benchmarks/has-throughput/run.ts';
-import { lockedKib, lockScript, unlockScript } from '../../benchmarks/has-throughput/resident.ts';
+import { cpuList, cpuSplit, parseProcStat, tableServes, type Window } from '../../benchmarks/has-throughput/run.ts';
+import { lockedKib, lockScript, residentCondition, unlockScript } from '../../benchmarks/has-throughput/resident.ts';
 
 describe('HAS throughput: load-curve plateau', () => {
   it('finds Table 12 knee at 16 clients, level 1,035.5 req/s, flatness 1040/1029, errors from the knee', () => {
