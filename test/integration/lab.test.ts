@@ -3,8 +3,10 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
 import { labDownByName, labUp } from '../../lab/lab.ts';
 import { LAB_LABEL } from '../../lab/backends/backend.ts';
+import { readContainerCpuCap } from '../../lab/backends/docker/cgroup.ts';
 import { HALAB, halab, log, pings, testBackend } from './helpers.ts';
 
 const A = 'test/fixtures/labs/it-a.yaml';
@@ -44,6 +46,20 @@ describe('lab engine (real Docker engine)', function () {
     expect(res.filter((x) => x.type === 'container')).to.have.length(2);
     expect(res.filter((x) => x.type === 'network')).to.have.length(2);
     expect(res.every((x) => x.name.startsWith('it-a-'))).to.equal(true);
+  });
+
+  it('changes a running node\'s CPU cap live: lifted (0), over a longer CFS period, and back', async () => {
+    const backend = await testBackend();
+    const id = (await backend.docker.getContainer('it-a-b').inspect()).Id;
+    await backend.setCpuLimit('it-a', 'b', 0);
+    // Docker's NanoCpus 0 means "unchanged": the kernel's quota must really be all cores or none
+    expect(readContainerCpuCap(id)).to.be.at.least(cpus().length);
+    expect((await backend.stats('it-a', 'b')).cpuLimit).to.equal(undefined);
+    await backend.setCpuLimit('it-a', 'b', 0.04, { periodMs: 500 });
+    expect(readContainerCpuCap(id)).to.be.closeTo(0.04, 1e-9);
+    await backend.setCpuLimit('it-a', 'b', 0.5);
+    expect(readContainerCpuCap(id)).to.be.closeTo(0.5, 1e-9);
+    expect((await backend.stats('it-a', 'b')).cpuLimit).to.equal(0.5);
   });
 
   it('reaches the other node over lan1 and over lan2', async () => {

@@ -28,6 +28,17 @@ export function readContainerCgroup(id: string, root = '/sys/fs/cgroup'): Cgroup
   return {};
 }
 
+/** A container's CFS cap as the kernel enforces it (cores; Infinity = none), or undefined when not found. */
+export function readContainerCpuCap(id: string, root = '/sys/fs/cgroup'): number | undefined {
+  const v1 = [`${root}/cpu/docker/${id}`, `${root}/cpu,cpuacct/docker/${id}`].find((d) => existsSync(`${d}/cpu.cfs_quota_us`));
+  const [quota, period] = v1
+    ? [readFileSync(`${v1}/cpu.cfs_quota_us`, 'utf8'), readFileSync(`${v1}/cpu.cfs_period_us`, 'utf8')]
+    : (readFirst([`${root}/system.slice/docker-${id}.scope/cpu.max`, `${root}/docker/${id}/cpu.max`])?.split(' ') ?? []);
+  if (quota === undefined || period === undefined) return undefined;
+  const q = quota.trim();
+  return q === 'max' || q === '-1' ? Infinity : Number(q) / Number(period.trim());
+}
+
 /**
  * Re-express a container's CPU cap over a longer CFS period (same share: quota = cpus × period).
  * Docker only sets NanoCpus over the kernel's 100 ms period, and a container created with

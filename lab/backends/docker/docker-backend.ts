@@ -2,6 +2,7 @@
 // to their NICs in topology order. Everything is labelled halab.lab=<lab> and found by that label.
 import type Docker from 'dockerode';
 import { execa } from 'execa';
+import { cpus as hostCpus } from 'node:os';
 import type { Backend, ExecOptions, ExecResult, LabResource, NodeInfo, NodeState, NodeStats } from '../backend.ts';
 import { LAB_LABEL, NODE_LABEL, ROLE_LABEL } from '../backend.ts';
 import type { LabPlan, PlannedNode } from '../../topology/types.ts';
@@ -14,6 +15,9 @@ import { allowWithinBridge, removeLabBridgeRules } from './bridge-firewall.ts';
 
 export const NETWORK_LABEL = 'halab.network';
 export { NICS_LABEL };
+
+/** The host's cores: the largest cap Docker accepts, and what "uncapped" is set as. */
+const hostCores = () => hostCpus().length;
 
 const labFilter = (lab: string) => ({ label: [`${LAB_LABEL}=${lab}`] });
 
@@ -139,7 +143,8 @@ export class DockerBackend implements Backend {
   async setCpuLimit(lab: string, node: string, cpus: number, opts: { periodMs?: number } = {}) {
     if (!(cpus >= 0)) throw new UserError(`CPU cap must be ≥ 0 cores, got ${cpus}`);
     const c = this.container(lab, node);
-    await c.update({ NanoCpus: Math.round(cpus * 1e9) });
+    // Docker takes NanoCpus 0 as "leave unchanged", not "uncapped": uncapped is every host core.
+    await c.update({ NanoCpus: Math.round((cpus || hostCores()) * 1e9) });
     if (cpus > 0 && opts.periodMs && opts.periodMs !== 100) {
       const id = (await c.inspect()).Id;
       if (!setContainerCpuPeriod(id, cpus, opts.periodMs))
@@ -213,7 +218,7 @@ export class DockerBackend implements Backend {
     return {
       cpuSeconds,
       memoryBytes: memoryBytes ?? 0,
-      cpuLimit: nano ? nano / 1e9 : undefined,
+      cpuLimit: nano && nano < hostCores() * 1e9 ? nano / 1e9 : undefined,
       memoryLimitBytes: info.HostConfig.Memory || undefined,
     };
   }
