@@ -8,6 +8,11 @@ export interface BenchOptions {
   log: Logger;
   /** Extra arguments after the benchmark's name. */
   args: string[];
+  /**
+   * Leave a lab this benchmark brought up running, for the next one on the same lab (`halab bench
+   * reproduce`): the caller takes it down and learns its name from the summary's `labLeftUp`.
+   */
+  keepLab?: boolean;
 }
 
 /** One figure: what was measured, beside what it is compared with. */
@@ -44,12 +49,16 @@ export interface BenchSummary {
   curves?: BenchCurve[];
   /** Run directory with raw data, when the bench wrote one. */
   runDir?: string;
+  /** A lab the bench brought up and left running because it was asked to (BenchOptions.keepLab). */
+  labLeftUp?: string;
 }
 
 export interface Benchmark {
   name: string;
   description: string;
   run(opts: BenchOptions): Promise<BenchSummary>;
+  /** The lab it runs on with these arguments, when known before running: benches on the same lab can share it. */
+  lab?(args: string[]): Promise<string>;
 }
 
 const registry = new Map<string, () => Promise<Benchmark>>();

@@ -7,6 +7,7 @@ import { consoleLogger, type Logger } from '../lab/util/log.ts';
 import { UserError } from '../lab/util/errors.ts';
 import { machineConditions, newBenchRunDir, publishReport, recordSummaries } from './record.ts';
 import { displayPath } from '../reports/report.ts';
+import { labDownByName, openBackend } from '../lab/lab.ts';
 
 /** What `halab bench reproduce` runs, in this order (those registered). */
 export const REPRODUCTION = ['availability-model', 'has-baseline', 'has-scaling', 'has-failover', 'vm-failover', 'nmt-recovery'];
@@ -18,10 +19,10 @@ interface BenchFlags {
   skip?: string;
 }
 
-async function runOne(name: string, args: string[], flags: BenchFlags, log: Logger): Promise<BenchSummary> {
+async function runOne(name: string, args: string[], flags: BenchFlags, log: Logger, keepLab = false): Promise<BenchSummary> {
   const bench = await loadBenchmark(name);
   if (!bench) throw new UserError(`Unknown benchmark '${name}'. Known: ${benchmarkNames().join(', ')}, reproduce`);
-  const summary = await bench.run({ quick: !!flags.quick, log, args });
+  const summary = await bench.run({ quick: !!flags.quick, log, args, keepLab });
   summary.conditions = { ...summary.conditions, mode: flags.quick ? 'quick (CI size)' : 'full', ...machineConditions() };
   return summary;
 }
@@ -30,6 +31,37 @@ async function runOne(name: string, args: string[], flags: BenchFlags, log: Logg
 function failedSummary(name: string, err: unknown): BenchSummary {
   const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
   return { bench: name, conditions: machineConditions(), rows: [{ figure: 'benchmark run', measured: null, unit: '', verdict: 'fail', note: `did not complete: ${msg}` }] };
+}
+
+/**
+ * The reproduction's benchmarks in order. Consecutive ones on the same lab share it (has-baseline
+ * and has-scaling: has-16's bring-up, deploy and teardown once, not twice); a lab left up for the
+ * next one is taken down when no later bench needs it, and always before returning.
+ */
+async function runReproduction(names: string[], args: string[], flags: BenchFlags, log: Logger): Promise<BenchSummary[]> {
+  const labs = await Promise.all(names.map(async (n) => (await loadBenchmark(n))?.lab?.(args).catch(() => undefined)));
+  const summaries: BenchSummary[] = [];
+  const leftUp = new Set<string>();
+  const takeDown = async (lab: string) => {
+    leftUp.delete(lab);
+    await labDownByName(lab, log, await openBackend(log));
+  };
+  try {
+    for (const [i, n] of names.entries()) {
+      log.info(`── bench ${n} ──`);
+      const shareNext = !!labs[i] && labs[i] === labs[i + 1];
+      const s = await runOne(n, args, flags, log, shareNext).catch((err: unknown) => failedSummary(n, err));
+      if (s.labLeftUp) {
+        leftUp.add(s.labLeftUp);
+        log.info(`${s.labLeftUp} stays up for ${names[i + 1]}`);
+      }
+      for (const lab of leftUp) if (lab !== labs[i + 1]) await takeDown(lab);
+      summaries.push(s);
+    }
+  } finally {
+    for (const lab of leftUp) await takeDown(lab);
+  }
+  return summaries;
 }
 
 export function registerBenchCommand(program: Command): void {
@@ -60,10 +92,7 @@ export function registerBenchCommand(program: Command): void {
         const skip = (flags.skip ?? '').split(',').filter(Boolean);
         const unknown = skip.filter((n) => !REPRODUCTION.includes(n));
         if (unknown.length) throw new UserError(`--skip: ${unknown.join(', ')} not in the reproduction (${REPRODUCTION.join(', ')})`);
-        for (const n of REPRODUCTION.filter((b) => benchmarkNames().includes(b) && !skip.includes(b))) {
-          log.info(`── bench ${n} ──`);
-          summaries.push(await runOne(n, args, flags, log).catch((err: unknown) => failedSummary(n, err)));
-        }
+        summaries = await runReproduction(REPRODUCTION.filter((b) => benchmarkNames().includes(b) && !skip.includes(b)), args, flags, log);
       } else {
         summaries = [await runOne(name, args, flags, log)];
       }

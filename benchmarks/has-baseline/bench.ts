@@ -10,7 +10,7 @@ import { HAS_BASELINE_RPS, HAS_TABLE_12 } from '../paper-targets.ts';
 import { coresNeeded, largestCap, perRequestCosts } from '../has-throughput/cap.ts';
 import { loadCurves, plateau } from '../has-throughput/curves.ts';
 import { BUDGET_CORES, listOption, numberOption, PROBE_RATE_PER_NODE, TLS_SHARE } from '../has-throughput/options.ts';
-import { idleCores, ledgerRows, measureWindow, useNodes, warmPageCaches, withThroughputRun, type Window } from '../has-throughput/run.ts';
+import { idleCores, ledgerRows, measureWindow, useNodes, warmPageCaches, throughputLabName, withThroughputRun, type Window } from '../has-throughput/run.ts';
 
 const TABLE_12 = `${HAS_TABLE_12.source}`;
 
@@ -175,4 +175,5 @@ export const hasBaselineBenchmark: Benchmark = {
   name: 'has-baseline',
   description: 'one capped HAS traffic node behind the VIP, clients 1…24: plateau B_c beside Table 12 and the cap arithmetic',
   run: runHasBaseline,
+  lab: throughputLabName,
 };

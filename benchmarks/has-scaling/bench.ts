@@ -15,7 +15,7 @@ import { summarize } from '../checkers/stats.ts';
 import { HAS_PER_NODE_PCT, HAS_TABLE_13 } from '../paper-targets.ts';
 import { efficiencyFactors, paperEfficiencySeries, roundEfficiencies, scalingCurves, type ScalingRound } from '../has-throughput/curves.ts';
 import { listOption, numberOption, PROBE_RATE_PER_NODE, TLS_SHARE } from '../has-throughput/options.ts';
-import { ledgerRows, measureWindow, strayServers, useNodes, warmPageCaches, withThroughputRun, type Window } from '../has-throughput/run.ts';
+import { ledgerRows, measureWindow, strayServers, useNodes, warmPageCaches, throughputLabName, withThroughputRun, type Window } from '../has-throughput/run.ts';
 
 /** The task's goal for 16 nodes (the thesis reached 96.9 %). */
 export const GOAL_E16 = 0.97;
@@ -175,4 +175,5 @@ export const hasScalingBenchmark: Benchmark = {
   name: 'has-scaling',
   description: 'HAS throughput with 1, 2, 4, 8, 16 capped traffic nodes in one lab: E(n) beside Table 13',
   run: runHasScaling,
+  lab: throughputLabName,
 };

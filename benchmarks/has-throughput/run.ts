@@ -125,6 +125,11 @@ export async function labAlreadyUp(backend: DockerBackend, lab: string): Promise
 }
 
 /** Bring the HAS lab up (or reuse it when it is up), cap every traffic node at `cap` cores. */
+/** The lab a throughput bench runs on with these arguments (`--topology`, default has-16). */
+export async function throughputLabName(args: string[]): Promise<string> {
+  return (await loadTopologyFile(stringOption(args, 'topology') ?? HAS16_TOPOLOGY)).plan.lab;
+}
+
 export async function openThroughputLab(topology: string, cap: number, periodMs: number, log: Logger, isolate = false): Promise<ThroughputLab> {
   const backend = await openBackend(log);
   const name = (await loadTopologyFile(topology)).plan.lab;
@@ -548,11 +553,12 @@ export async function withThroughputRun(
     const runDir = makeRunDir(t.lab, bench);
     const { raw, summary } = await measure(t, runDir);
     writeJson(runDir, 'windows.json', raw);
-    const out = { ...summary, conditions: { ...summary.conditions, ...conditions, 'page cache': residentCondition(t.resident) }, runDir };
+    const out: BenchSummary = { ...summary, conditions: { ...summary.conditions, ...conditions, 'page cache': residentCondition(t.resident) }, runDir };
+    if (t.broughtUp && opts.keepLab) out.labLeftUp = t.lab;
     writeJson(runDir, 'summary.json', out);
     return out;
   } finally {
-    if (t.broughtUp && !opts.args.includes('--keep')) await labDownByName(t.lab, opts.log, t.backend);
+    if (t.broughtUp && !opts.args.includes('--keep') && !opts.keepLab) await labDownByName(t.lab, opts.log, t.backend);
     else {
       await restoreNodes(t);
       await unlockResident(t.backend, t.lab, Object.keys(t.resident));

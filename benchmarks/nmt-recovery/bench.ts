@@ -40,11 +40,11 @@ const FULL: Mode = {
   timing: (m) => ({ monitorIntervalS: m, pingTimeoutS: 0.5, statusTimeoutS: 2, overloadWindowS: 1, releaseTimeoutS: 1 }),
   probe: { intervalMs: 50, timeoutMs: 1000 },
 };
-/** k = 10: M' = 0.4 … 3.2 s; the ping timeout and the overload window shrink with it. */
+/** k = 10: M' = 0.4 … 3.2 s; the ping timeout and the overload window shrink with it. One trial each (CI time). */
 const QUICK: Mode = {
   scale: 10,
   ms: [0.4, 0.8, 1.6, 3.2],
-  trials: 2,
+  trials: 1, // CI size: every (fault, M, group) once; the full run repeats each 3 times
   timing: (m) => ({ monitorIntervalS: m, pingTimeoutS: 0.1, statusTimeoutS: Math.min(2, m / 2), overloadWindowS: 0.3, releaseTimeoutS: 0.3 }),
   probe: { intervalMs: 20, timeoutMs: 300 },
 };
