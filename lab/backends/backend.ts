@@ -69,6 +69,11 @@ export interface Backend {
    * than the kernel's 100 ms. Optional: benchmarks that vary the cap need it.
    */
   setCpuLimit?(lab: string, node: string, cpus: number, opts?: { periodMs?: number }): Promise<void>;
+  /**
+   * Let a node's tasks run at a real-time priority for up to `runtimeUs` of CPU per second (the
+   * kernel's RT group budget, where it has one). The task still needs CAP_SYS_NICE to ask for it.
+   */
+  allowRealtime?(lab: string, node: string, runtimeUs: number): Promise<void>;
   /** Restrict a node to a set of host CPUs (cpuset list, e.g. "1" or "0-1"), live. */
   setCpuSet?(lab: string, node: string, cpus: string): Promise<void>;
   inspect(lab: string, node: string): Promise<NodeInfo>;

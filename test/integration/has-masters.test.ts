@@ -59,6 +59,13 @@ describe('HAS masters on has-2 (real lab)', function () {
     expect(insp.nodes.m2?.vrrp).to.match(/BACKUP/);
   });
 
+  it('keepalived runs VRRP at real-time priority on the masters and the NFS servers', async () => {
+    for (const n of [...cfg.masters, ...cfg.nfs]) {
+      const r = await b.exec(LAB, n.name, ['sh', '-c', 'chrt -p "$(cat /run/halab/keepalived-vrrp.pid)"']);
+      expect(r.stdout, n.name).to.match(/policy: SCHED_RR/);
+    }
+  });
+
   it('the backup master takes the VIP when the active one is stopped, and requests keep being served', async () => {
     // The open-loop load generator (a new connection every 10 ms) with the fault 1.5 s in.
     const t = await probeAroundFault(

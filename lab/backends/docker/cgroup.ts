@@ -64,3 +64,23 @@ export function setContainerCpuPeriod(id: string, cpus: number, periodMs: number
   }
   return false;
 }
+
+/** Docker's parent cgroup gets this much real-time CPU per second (µs) when it has less: its containers' budgets come out of it. */
+export const DOCKER_RT_RUNTIME_US = 600_000;
+
+/**
+ * Let a container's tasks run at a real-time priority for up to `runtimeUs` per second. On a
+ * kernel with RT group scheduling (cgroup v1 cpu.rt_runtime_us) a cgroup's budget is 0 unless
+ * given, and sched_setscheduler(SCHED_RR) there fails even with CAP_SYS_NICE; the budget comes out
+ * of Docker's parent cgroup, raised first when short. 'not-needed': the kernel has no RT group
+ * budgets (cgroup v2, or no RT_GROUP_SCHED); false: the container's cgroup was not found.
+ */
+export function grantContainerRealtime(id: string, runtimeUs: number, root = '/sys/fs/cgroup'): 'granted' | 'not-needed' | false {
+  const parent = [`${root}/cpu/docker`, `${root}/cpu,cpuacct/docker`].find((d) => existsSync(`${d}/cpu.rt_runtime_us`));
+  if (!parent) return [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`].some((d) => existsSync(d)) ? 'not-needed' : false;
+  const own = `${parent}/${id}/cpu.rt_runtime_us`;
+  if (!existsSync(own)) return false;
+  if (Number(readFileSync(`${parent}/cpu.rt_runtime_us`, 'utf8').trim()) < DOCKER_RT_RUNTIME_US) writeFileSync(`${parent}/cpu.rt_runtime_us`, String(DOCKER_RT_RUNTIME_US));
+  writeFileSync(own, String(runtimeUs));
+  return 'granted';
+}

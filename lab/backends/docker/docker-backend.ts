@@ -9,7 +9,7 @@ import type { LabPlan, PlannedNode } from '../../topology/types.ts';
 import { bridgeName, containerName, networkName } from './names.ts';
 import { execInContainer, type ExecStreamOptions } from './exec.ts';
 import { createNodeContainer, NICS_LABEL } from './node-container.ts';
-import { readContainerCgroup, setContainerCpuPeriod } from './cgroup.ts';
+import { grantContainerRealtime, readContainerCgroup, setContainerCpuPeriod } from './cgroup.ts';
 import { UserError } from '../../util/errors.ts';
 import { allowWithinBridge, removeLabBridgeRules } from './bridge-firewall.ts';
 
@@ -150,6 +150,17 @@ export class DockerBackend implements Backend {
       if (!setContainerCpuPeriod(id, cpus, opts.periodMs))
         throw new UserError(`${lab}/${node}: no CPU cgroup found for container ${id.slice(0, 12)}, cannot set a ${opts.periodMs} ms CFS period`);
     }
+  }
+  async allowRealtime(lab: string, node: string, runtimeUs: number) {
+    const id = (await this.container(lab, node).inspect()).Id;
+    let r: ReturnType<typeof grantContainerRealtime>;
+    try {
+      r = grantContainerRealtime(id, runtimeUs);
+    } catch (e) {
+      // e.g. EINVAL: the parent's budget is spent by other containers (many labs at once)
+      throw new UserError(`${lab}/${node}: cannot grant ${runtimeUs} µs/s of real-time CPU: ${(e as Error).message}`);
+    }
+    if (!r) throw new UserError(`${lab}/${node}: no CPU cgroup found for container ${id.slice(0, 12)}, cannot grant real-time CPU`);
   }
   async setCpuSet(lab: string, node: string, cpus: string) {
     await this.container(lab, node).update({ CpusetCpus: cpus });

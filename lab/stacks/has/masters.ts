@@ -19,6 +19,7 @@ import {
 import { DR_TABLE, drTableScript, type DrNode } from './daemons/dr-table.ts';
 import type { TrafficManagerConfig } from './daemons/traffic-manager.ts';
 import { startVipWatch } from './vip-watch.ts';
+import { allowVrrpRealtime } from './realtime.ts';
 import { EVENTS_FILE, KEEPALIVED_CONF_PATH, KEEPALIVED_PID_ARGS, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript, type VrrpInstance } from './vrrp.ts';
 
 const TM_ENTRY = fileURLToPath(new URL('./daemons/traffic-manager.ts', import.meta.url));
@@ -156,6 +157,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
       notifyScript: NOTIFY_SCRIPT_PATH,
     });
     await startVipWatch(ctx, cfg.lab, m.name, instances, 20_000 * cfg.waitScale);
+    await allowVrrpRealtime(ctx, cfg.lab, m); // again on every deploy: a restarted container's cgroup has none
     const changed = await putIfChanged(ctx, m.name, KEEPALIVED_CONF_PATH, conf);
     if (changed && (await daemonRunning(backend, cfg.lab, m.name, 'keepalived'))) {
       await backend.exec(cfg.lab, m.name, ['sh', '-c', 'kill -HUP "$(cat /run/halab/keepalived.pid)"']);

@@ -11,6 +11,7 @@ import { FILESET_ROOT, fileSetKey, installFileSet } from './fileset.ts';
 import { DOCROOT } from './traffic.ts';
 import { EXPORT_PATH, PSEUDO_PATH, ganeshaConf, rsyncdConf, syncLoop } from './ganesha.ts';
 import { startVipWatch } from './vip-watch.ts';
+import { allowVrrpRealtime } from './realtime.ts';
 import { KEEPALIVED_CONF_PATH, KEEPALIVED_PID_ARGS, keepalivedConf, NOTIFY_SCRIPT_PATH, notifyScript } from './vrrp.ts';
 
 /** NFS failover is slower-paced than the masters': 0.1 s adverts (≈ 0.36 s to declare loss). */
@@ -71,6 +72,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
   });
   await putFile(backend, lab, self.name, KEEPALIVED_CONF_PATH, conf);
   await startVipWatch(ctx, lab, self.name, [instance], 20_000 * cfg.waitScale);
+  await allowVrrpRealtime(ctx, lab, self);
   await startDaemon(backend, lab, self.name, { name: 'keepalived', argv: ['keepalived', '-n', '-l', '-D', '-f', KEEPALIVED_CONF_PATH, ...KEEPALIVED_PID_ARGS] });
 }
 

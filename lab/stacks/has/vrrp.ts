@@ -66,6 +66,8 @@ export function masterDownSeconds(advertSeconds: number, backupPriority: number)
   return 3 * advertSeconds + ((256 - backupPriority) * advertSeconds) / 256;
 }
 
+/** keepalived's VRRP process priority (SCHED_RR, 1–99). */
+export const VRRP_RT_PRIORITY = 50;
 export function keepalivedConf(s: KeepalivedSpec): string {
   const adv = formatAdvert(s.advertSeconds);
   const lines: string[] = [
@@ -80,6 +82,8 @@ export function keepalivedConf(s: KeepalivedSpec): string {
     '  vrrp_garp_master_delay 1',
     '  vrrp_garp_master_refresh 0',
     '  vrrp_higher_prio_send_advert true',
+    // SCHED_RR for the VRRP process: realtime.ts says why and what it needs
+    `  vrrp_rt_priority ${VRRP_RT_PRIORITY}`,
     '}',
     '',
     'vrrp_sync_group HAS {',
