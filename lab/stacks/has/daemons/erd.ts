@@ -50,11 +50,13 @@ function ip(args: string[]): boolean {
 
 function main(): void {
   const cfg = JSON.parse(readFileSync(process.argv[2] ?? '/etc/halab/erd.json', 'utf8')) as Config;
-  const up = new Map(cfg.nics.map((n) => [n.ifname, carrier(n.ifname)]));
+  // Every NIC counts as up until the first check: one already without a link when erd starts
+  // (cable pulled during a deploy, or erd restarted mid-fault) then gets its route moved too.
+  const up = new Map(cfg.nics.map((n) => [n.ifname, true]));
   /** network → the NIC currently carrying it, when not its own */
   const movedTo = new Map<string, string>();
   event(cfg.node, 'start', { nics: cfg.nics.map((n) => n.ifname), pollMs: cfg.pollMs });
-  watchLinks(() => {
+  const check = () => {
     for (const nic of cfg.nics) {
       const isUp = carrier(nic.ifname);
       if (isUp === up.get(nic.ifname)) continue;
@@ -77,7 +79,9 @@ function main(): void {
         event(cfg.node, 'failback', { network: nic.network, from: via, to: nic.ifname, ms: now() - t0 });
       }
     }
-  }, cfg.pollMs);
+  };
+  watchLinks(check, cfg.pollMs);
+  check();
 }
 
 if (process.argv[1]?.endsWith('erd.mjs')) main();
