@@ -18,7 +18,8 @@
  * answer within 1 s of a reconnect ("answer-after-reconnect").
  *
  * Usage: halab-nfsfuse SERVER EXPORT MOUNTPOINT [-o fuse options] [-f]
- *   env NFSFUSE_TIMEOUT_MS (RPC timeout, default 300), NFSFUSE_RETRY_MS (give up after, 30000)
+ *   env NFSFUSE_TIMEOUT_MS (RPC timeout, default 300), NFSFUSE_RETRY_MS (give up after, 30000),
+ *       NFSFUSE_OPEN (set: have the kernel send every open and release, as before no_open)
  */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
@@ -335,14 +336,56 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 }
 
 /*
- * Opens are lazy: the NFS OPEN is sent on the first read that reaches us. With the kernel's page
- * cache holding a file (auto_cache, attributes cached for the mount's attr_timeout), Apache's
- * open/read/close of a cached file then costs no NFS call at all; an eager OPEN + CLOSE per
- * request was most of a capped node's CPU and a round trip to the server each. A file that does
- * not exist never gets here: the kernel's lookup (getattr) answered ENOENT first.
+ * Opens cost nothing. Where the kernel allows it (FUSE_CAP_NO_OPEN_SUPPORT), open answers ENOSYS
+ * once and the kernel stops sending OPEN and RELEASE at all, keeping each file's page cache
+ * (FOPEN_KEEP_CACHE): Apache's open/read/close of a cached file then never wakes this process.
+ * The two FUSE round trips per request were ~20 % of a capped node's CPU. Reads that miss the
+ * page cache then come with no handle: they use an NFS handle from a small cache by path
+ * (handle_for), closed on the server once read to its end, or when evicted.
+ *
+ * Otherwise opens are lazy: the NFS OPEN is sent on the first read that reaches us, and a cached
+ * file's open/read/close costs no NFS call; an eager OPEN + CLOSE per request was most of a capped
+ * node's CPU and a round trip to the server each. A file that does not exist never gets here: the
+ * kernel's lookup (getattr) answered ENOENT first.
  */
+static int no_open; /* the kernel skips OPEN/RELEASE after one ENOSYS */
+
+#define HANDLE_CACHE 64
+static struct handle handle_cache[HANDLE_CACHE]; /* reads without an open handle; under `lock` */
+static uint64_t handle_clock[HANDLE_CACHE], handle_ticks;
+
+static void close_handle(struct handle *h) {
+  if (h->fh && h->gen == generation && nfs) {
+    /* Waited for: libnfs counts the open-owner's seqid up when an answer comes, so an OPEN sent
+     * before the CLOSE's answer would reuse its seqid (NFS4ERR_BAD_SEQID). A lost connection here
+     * only drops the context; the next call reconnects. */
+    struct call c = {.kind = K_NONE};
+    wait_call(&c, nfs_close_async(nfs, h->fh, call_cb, &c), CALL_LIMIT_MS);
+  }
+  h->fh = NULL;
+}
+
+/* The cached handle for a path, or the least recently used slot, closed and given the path. Under `lock`. */
+static struct handle *handle_for(const char *path) {
+  int victim = 0;
+  for (int i = 0; i < HANDLE_CACHE; i++) {
+    if (handle_cache[i].path && !strcmp(handle_cache[i].path, path)) {
+      handle_clock[i] = ++handle_ticks;
+      return &handle_cache[i];
+    }
+    if (handle_clock[i] < handle_clock[victim]) victim = i;
+  }
+  struct handle *h = &handle_cache[victim];
+  close_handle(h);
+  free(h->path);
+  if (!(h->path = strdup(path))) return NULL;
+  handle_clock[victim] = ++handle_ticks;
+  return h;
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi) {
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EROFS;
+  if (no_open) return -ENOSYS;
   struct handle *h = calloc(1, sizeof *h);
   if (!h || !(h->path = strdup(path))) return free(h), -ENOMEM;
   fi->fh = (uint64_t)(uintptr_t)h;
@@ -361,15 +404,28 @@ static int pread_handle(struct handle *h, char *buf, size_t size, off_t off) {
 }
 
 static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-  (void)path;
-  struct handle *h = (struct handle *)(uintptr_t)fi->fh;
   size_t done = 0;
   int r = 0;
   pthread_mutex_lock(&lock);
+  /* fh 0: no open was sent (no_open), the handle comes from the cache */
+  struct handle *h = fi->fh ? (struct handle *)(uintptr_t)fi->fh : path ? handle_for(path) : NULL;
+  if (!h) {
+    pthread_mutex_unlock(&lock);
+    return -ENOMEM;
+  }
   while (done < size) { /* the server may return less than asked (its read maximum) */
     RETRY(r, "read", pread_handle(h, buf + done, size - done, off + done));
     if (r <= 0) break;
     done += r;
+  }
+  /* A cached handle read to its end is closed now, while its connection just answered: a file is
+   * read once and then served from the page cache, and closing it later, at eviction, could wait
+   * on a connection that has died since (a NIC down) inside another file's read. */
+  if (!fi->fh && r == 0 && done < size) {
+    close_handle(h);
+    free(h->path);
+    h->path = NULL;
+    handle_clock[h - handle_cache] = 0;
   }
   pthread_mutex_unlock(&lock);
   return r < 0 && done == 0 ? r : (int)done;
@@ -379,13 +435,7 @@ static int op_release(const char *path, struct fuse_file_info *fi) {
   (void)path;
   struct handle *h = (struct handle *)(uintptr_t)fi->fh;
   pthread_mutex_lock(&lock);
-  /* Waited for: libnfs counts the open-owner's seqid up when an answer comes, so an OPEN sent
-   * before the CLOSE's answer would reuse its seqid (NFS4ERR_BAD_SEQID). A lost connection here
-   * only drops the context; the next call reconnects. */
-  if (h->fh && h->gen == generation && nfs) {
-    struct call c = {.kind = K_NONE};
-    wait_call(&c, nfs_close_async(nfs, h->fh, call_cb, &c), CALL_LIMIT_MS);
-  }
+  close_handle(h);
   pthread_mutex_unlock(&lock);
   free(h->path);
   free(h);
@@ -409,8 +459,8 @@ static int op_statfs(const char *path, struct statvfs *sv) {
 }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
-  (void)conn;
   cfg->use_ino = 1;
+  no_open = !getenv("NFSFUSE_OPEN") && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
   return NULL;
 }
 
