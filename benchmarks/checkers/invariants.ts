@@ -3,7 +3,8 @@
 //    more owners is reported with its nodes and duration.
 //  - servedByRemoved: no request is served by a node the balancer had removed (weight 0 or
 //    unhealthy) when the request started, after a grace period (in-flight connections and the
-//    kernel table's catch-up may legitimately lag the removal).
+//    kernel table's catch-up may legitimately lag the removal); judged by the balancer that was
+//    forwarding at the time (vipHolderAt), when the run says which.
 //  - loadSpread: how evenly the ok requests were spread over the healthy nodes.
 import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
 import { coefficientOfVariation } from './stats.ts';
@@ -80,6 +81,41 @@ export function vipOwnerOverlaps(events: RunEvent[], downs: { t: number; node: s
   return { source, overlaps: vipOverlaps([...events, ...down], instance, tEnd, source) };
 }
 
+/**
+ * Who held a floating address at an instant, from the same record vipOwnerOverlaps reads (vip-watch's
+ * `vip` events, else keepalived's `vrrp` ones): the node whose latest MASTER event came last among
+ * those still holding it (during an overlap, the newer holder: its gratuitous ARP took the traffic).
+ * `downs`: nodes killed or stopped, which hold nothing from then on.
+ */
+export function vipHolderAt(events: RunEvent[], downs: { t: number; node: string }[], instance: string): (t: number) => string | undefined {
+  const source = events.some((e) => e.source === 'vip' && e.type === 'state' && e.data?.instance === instance) ? 'vip' : 'vrrp';
+  const changes = [
+    ...events
+      .filter((e) => e.source === source && e.type === 'state' && e.node && (e.data?.instance ?? instance) === instance)
+      .map((e) => ({ t: e.t, node: e.node!, master: e.data?.state === 'MASTER' })),
+    ...downs.map((d) => ({ t: d.t, node: d.node, master: false })),
+  ].sort((a, b) => a.t - b.t);
+  // The holder after each change, precomputed: a lookup is then a binary search.
+  const since = new Map<string, number>();
+  const holders = changes.map((c) => {
+    if (c.master) since.set(c.node, c.t);
+    else since.delete(c.node);
+    let best: string | undefined;
+    for (const [n, t] of since) if (best === undefined || t > since.get(best)!) best = n;
+    return { t: c.t, holder: best };
+  });
+  return (t: number) => {
+    let lo = 0;
+    let hi = holders.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (holders[mid]!.t <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? undefined : holders[lo - 1]!.holder;
+  };
+}
+
 /** When a backend was out of the balancer's rotation. */
 export interface RemovalInterval {
   server: string;
@@ -102,6 +138,16 @@ export interface RemovalOptions {
   graceMs?: number;
   /** Maps the ledger's X-Served-By to the backend names the balancer uses (default: identity). */
   serverName?: (servedBy: string) => string;
+  /**
+   * Which balancer node was forwarding at an instant (the VIP holder: vipHolderAt). Given, each
+   * balancer's removals are tracked apart and a request is judged by the one active when it
+   * started: the standby's traffic manager keeps its own, inert table (it may drop a node the
+   * active one still serves, or miss a return while it was down). Without it, every balancer
+   * event counts, as from one balancer.
+   */
+  activeBalancer?: (t: number) => string | undefined;
+  /** Balancer nodes killed or stopped: their open removals end there (a restarted manager starts afresh). */
+  downs?: { t: number; node: string }[];
 }
 
 export const readTrafficManagerEvent = (e: RunEvent): { server: string; removed: boolean } | undefined => {
@@ -139,16 +185,34 @@ export interface ServedByRemoved {
   sinceRemovalMs: number;
 }
 
+/** One balancer node's removals; its open ones end when the node goes down. */
+function balancerRemovals(events: RunEvent[], node: string, opts: RemovalOptions): RemovalInterval[] {
+  const downs = (opts.downs ?? []).filter((d) => d.node === node).map((d) => d.t);
+  return removalIntervals(events, { ...opts, balancerNode: node }).map((x) => {
+    const down = downs.find((t) => t >= x.start && t < x.end);
+    return down === undefined ? x : { ...x, end: down };
+  });
+}
+
 /** Ok requests served by a backend that had been removed (beyond the grace) when they started. */
 export function servedByRemoved(ledger: LedgerEntry[], events: RunEvent[], opts: RemovalOptions = {}): ServedByRemoved[] {
   const grace = opts.graceMs ?? 1000;
   const name = opts.serverName ?? ((s: string) => s);
-  const removals = removalIntervals(events, opts);
+  const active = opts.activeBalancer;
+  const removals = active ? undefined : removalIntervals(events, opts);
+  const byBalancer = new Map<string, RemovalInterval[]>();
+  const removalsAt = (t: number): RemovalInterval[] => {
+    if (removals) return removals;
+    const b = active!(t);
+    if (b === undefined) return [];
+    if (!byBalancer.has(b)) byBalancer.set(b, balancerRemovals(events, b, opts));
+    return byBalancer.get(b)!;
+  };
   const out: ServedByRemoved[] = [];
   for (const r of ledger) {
     if (r.outcome !== 'ok' || !r.server) continue;
     const s = name(r.server);
-    const hit = removals.find((x) => x.server === s && r.start >= x.start + grace && r.start < x.end);
+    const hit = removalsAt(r.start).find((x) => x.server === s && r.start >= x.start + grace && r.start < x.end);
     if (hit) out.push({ request: r, removal: hit, sinceRemovalMs: r.start - hit.start });
   }
   return out;

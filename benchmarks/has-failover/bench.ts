@@ -27,7 +27,7 @@ import type { StackContext } from '../../lab/stacks/stack.ts';
 import { gatherEvents, injectFault, liftFault } from '../../chaos/runner.ts';
 import { healLab } from '../../chaos/rollback.ts';
 import { resolveRuntime } from '../../chaos/targets.ts';
-import { servedByRemoved, stoppedNodes, vipOwnerOverlaps } from '../checkers/invariants.ts';
+import { servedByRemoved, stoppedNodes, vipHolderAt, vipOwnerOverlaps } from '../checkers/invariants.ts';
 import type { FailoverResult } from '../checkers/failover.ts';
 import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
 import { availabilityWithMeasuredFailover, TABLE_14 } from '../model/has-availability.ts';
@@ -243,7 +243,9 @@ function summarize(
   }
   rows.push(overlapRow(outcomes));
   const ledger = trials.flatMap((t) => t.ledger);
-  const removed = servedByRemoved(ledger, events);
+  // judged by the balancer that held the VIP when each request started (the standby's table is inert)
+  const downs = stoppedNodes(allFaults);
+  const removed = servedByRemoved(ledger, events, { activeBalancer: vipHolderAt(events, downs, instance), downs });
   rows.push({
     figure: 'invariant: no request served by a node the balancer had removed (> 1 s after removal)',
     measured: removed.length,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { aggregateFailovers, failoverOf, failovers } from '../../benchmarks/checkers/failover.ts';
 import { availability } from '../../benchmarks/checkers/availability.ts';
 import { coefficientOfVariation, percentile, percentileLinear, summarize } from '../../benchmarks/checkers/stats.ts';
-import { loadSpread, removalIntervals, servedByRemoved, vipOverlaps, vipOwnerOverlaps } from '../../benchmarks/checkers/invariants.ts';
+import { loadSpread, removalIntervals, servedByRemoved, vipHolderAt, vipOverlaps, vipOwnerOverlaps } from '../../benchmarks/checkers/invariants.ts';
 import { scalingEfficiency } from '../../benchmarks/checkers/scaling.ts';
 import { throughputValidity, type CpuSample } from '../../benchmarks/checkers/validity.ts';
 import { appendJsonl, JsonlWriter, readJsonl, type LedgerEntry, type RunEvent } from '../../benchmarks/ledger.ts';
@@ -210,6 +210,32 @@ describe('checkers: invariants', () => {
     const bad = servedByRemoved(ledger, events, { graceMs: 500 });
     expect(bad.map((b) => [b.request.id, b.sinceRemovalMs])).to.deep.equal([[3, 1000]]);
     expect(servedByRemoved(ledger, events, { graceMs: 1500 })).to.deep.equal([]);
+  });
+
+  it('the VIP holder at an instant: the newest MASTER still holding, nobody after a kill', () => {
+    const vip = (t: number, node: string, state: string): RunEvent => ({ t, node, source: 'vip', type: 'state', data: { state, instance: 'VI_lan1' } });
+    const events = [vip(0, 'm1', 'MASTER'), vip(100, 'm2', 'MASTER'), vip(150, 'm1', 'BACKUP'), vip(500, 'm1', 'MASTER'), vip(520, 'm2', 'BACKUP')];
+    const at = vipHolderAt(events, [{ t: 800, node: 'm1' }], 'VI_lan1');
+    expect([-1, 0, 50, 120, 200, 510, 600, 900].map(at)).to.deep.equal([undefined, 'm1', 'm1', 'm2', 'm2', 'm1', 'm1', undefined]);
+  });
+
+  it('judged by the active balancer: the standby\'s inert table does not count, its own removals do', () => {
+    const w = (t: number, balancer: string, node: string, weight: number): RunEvent => ({ t, node: balancer, source: 'balancer', type: 'weight', data: { node, weight, healthy: weight > 0 } });
+    // m2 (standby until 10 s) drops t2 at 1 s and never puts it back; m1 drops t1 at 2 s, then dies at 6 s
+    const events = [w(1000, 'm2', 't2', 0), w(2000, 'm1', 't1', 0)];
+    const active = (t: number) => (t < 10_000 ? 'm1' : 'm2');
+    const ledger: LedgerEntry[] = [
+      { id: 1, start: 4000, end: 4001, outcome: 'ok', server: 't2' }, // m2's removal, m2 not active: fine
+      { id: 2, start: 4000, end: 4001, outcome: 'ok', server: 't1' }, // m1 active and had t1 removed: violation
+      { id: 3, start: 11_000, end: 11_001, outcome: 'ok', server: 't2' }, // m2 active now, t2 removed there: violation
+      { id: 4, start: 11_000, end: 11_001, outcome: 'ok', server: 't1' }, // m2 never removed t1
+    ];
+    const bad = servedByRemoved(ledger, events, { activeBalancer: active });
+    expect(bad.map((b) => b.request.id)).to.deep.equal([2, 3]);
+    expect(servedByRemoved(ledger, events).map((b) => b.request.id), 'every balancer as one').to.deep.equal([1, 2, 3, 4]);
+    // m1 killed at 3 s: its open removal of t1 ends there (a restarted manager starts afresh)
+    const afterDown = servedByRemoved(ledger, events, { activeBalancer: active, downs: [{ t: 3000, node: 'm1' }] });
+    expect(afterDown.map((b) => b.request.id)).to.deep.equal([3]);
   });
 
   it('health events remove a node too', () => {
