@@ -85,6 +85,9 @@ describe('has masters: keepalived config', () => {
     expect(conf).to.include('vrrp_version 3');
     expect(conf.match(/notify \/opt\/halab\/vrrp-notify.sh/g)).to.have.length(2);
     expect(conf).to.not.include('state MASTER');
+    expect(conf, 'real-time only when asked (container nodes)').to.not.include('vrrp_rt_priority');
+    const rt = keepalivedConf({ lab: 'has-2', node: 'm1', priority: 150, advertSeconds: 0.02, preemptDelaySeconds: 5, instances: [], notifyScript: '/x', realtime: true });
+    expect(rt).to.match(/global_defs \{[^}]*vrrp_rt_priority 50\n  vrrp_rlimit_rttime 100000\n\}/);
   });
 
   it('advert formatting and the VRRPv3 master-down interval', () => {

@@ -155,6 +155,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
       preemptDelaySeconds: s.preemptDelaySeconds,
       instances,
       notifyScript: NOTIFY_SCRIPT_PATH,
+      realtime: m.backend !== 'vm',
     });
     await startVipWatch(ctx, cfg.lab, m.name, instances, 20_000 * cfg.waitScale);
     await allowVrrpRealtime(ctx, cfg.lab, m); // again on every deploy: a restarted container's cgroup has none

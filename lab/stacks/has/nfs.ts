@@ -60,6 +60,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
     advertSeconds: NFS_ADVERT_SECONDS,
     preemptDelaySeconds: 5,
     notifyScript: NOTIFY_SCRIPT_PATH,
+    realtime: self.backend !== 'vm',
     instances: [
       {
         ...instance,

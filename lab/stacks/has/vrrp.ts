@@ -38,6 +38,12 @@ export interface KeepalivedSpec {
   preemptDelaySeconds: number;
   instances: VrrpInstance[];
   notifyScript: string;
+  /**
+   * Run the VRRP process SCHED_RR (realtime.ts). Containers only: in a VM guest it would only order
+   * the guest's own processes (the host schedules the whole vCPU), and under TCG a real-time
+   * keepalived outran keepalived's default 10 ms limit of CPU between blocking calls.
+   */
+  realtime?: boolean;
 }
 
 export const NOTIFY_SCRIPT_PATH = '/opt/halab/vrrp-notify.sh';
@@ -82,8 +88,9 @@ export function keepalivedConf(s: KeepalivedSpec): string {
     '  vrrp_garp_master_delay 1',
     '  vrrp_garp_master_refresh 0',
     '  vrrp_higher_prio_send_advert true',
-    // SCHED_RR for the VRRP process: realtime.ts says why and what it needs
-    `  vrrp_rt_priority ${VRRP_RT_PRIORITY}`,
+    // SCHED_RR for the VRRP process: realtime.ts says why and what it needs; up to 100 ms of CPU
+    // between blocking calls (keepalived's default 10 ms is tight for a config reload under load)
+    ...(s.realtime ? [`  vrrp_rt_priority ${VRRP_RT_PRIORITY}`, '  vrrp_rlimit_rttime 100000'] : []),
     '}',
     '',
     'vrrp_sync_group HAS {',
