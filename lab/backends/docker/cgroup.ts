@@ -7,6 +7,13 @@ function readFirst(paths: string[]): string | undefined {
   return undefined;
 }
 
+/** Where Docker's cgroupfs driver puts its containers' CPU controller (v1: cpu or cpu,cpuacct). */
+const v1CpuParents = (root: string) => [`${root}/cpu/docker`, `${root}/cpu,cpuacct/docker`];
+/** A container's v1 CPU cgroup holding `file`. */
+const v1CpuDir = (root: string, id: string, file: string) => v1CpuParents(root).map((p) => `${p}/${id}`).find((d) => existsSync(`${d}/${file}`));
+/** A container's v2 cgroup (systemd or cgroupfs driver) holding `file` ('' = the directory itself). */
+const v2Dir = (root: string, id: string, file = '') => [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`].find((d) => existsSync(file ? `${d}/${file}` : d));
+
 export interface CgroupFigures {
   cpuSeconds?: number;
   memoryBytes?: number;
@@ -18,7 +25,7 @@ export function readContainerCgroup(id: string, root = '/sys/fs/cgroup'): Cgroup
   if (v1cpu !== undefined) {
     return { cpuSeconds: Number(v1cpu.trim()) / 1e9, memoryBytes: v1mem ? Number(v1mem.trim()) : undefined };
   }
-  const v2dir = [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`].find((d) => existsSync(d));
+  const v2dir = v2Dir(root, id);
   if (v2dir) {
     const stat = readFileSync(`${v2dir}/cpu.stat`, 'utf8');
     const usec = Number(/usage_usec (\d+)/.exec(stat)?.[1] ?? NaN);
@@ -30,10 +37,13 @@ export function readContainerCgroup(id: string, root = '/sys/fs/cgroup'): Cgroup
 
 /** A container's CFS cap as the kernel enforces it (cores; Infinity = none), or undefined when not found. */
 export function readContainerCpuCap(id: string, root = '/sys/fs/cgroup'): number | undefined {
-  const v1 = [`${root}/cpu/docker/${id}`, `${root}/cpu,cpuacct/docker/${id}`].find((d) => existsSync(`${d}/cpu.cfs_quota_us`));
+  const v1 = v1CpuDir(root, id, 'cpu.cfs_quota_us');
+  const v2 = v1 ? undefined : v2Dir(root, id, 'cpu.max');
   const [quota, period] = v1
     ? [readFileSync(`${v1}/cpu.cfs_quota_us`, 'utf8'), readFileSync(`${v1}/cpu.cfs_period_us`, 'utf8')]
-    : (readFirst([`${root}/system.slice/docker-${id}.scope/cpu.max`, `${root}/docker/${id}/cpu.max`])?.split(' ') ?? []);
+    : v2
+      ? readFileSync(`${v2}/cpu.max`, 'utf8').split(' ')
+      : [];
   if (quota === undefined || period === undefined) return undefined;
   const q = quota.trim();
   return q === 'max' || q === '-1' ? Infinity : Number(q) / Number(period.trim());
@@ -50,14 +60,14 @@ export function readContainerCpuCap(id: string, root = '/sys/fs/cgroup'): number
 export function setContainerCpuPeriod(id: string, cpus: number, periodMs: number, root = '/sys/fs/cgroup'): boolean {
   const periodUs = Math.round(periodMs * 1000);
   const quotaUs = Math.max(1000, Math.round(cpus * periodUs));
-  const v1 = [`${root}/cpu/docker/${id}`, `${root}/cpu,cpuacct/docker/${id}`].find((d) => existsSync(`${d}/cpu.cfs_period_us`));
+  const v1 = v1CpuDir(root, id, 'cpu.cfs_period_us');
   if (v1) {
     writeFileSync(`${v1}/cpu.cfs_quota_us`, '-1'); // lift first: a period below the quota is refused
     writeFileSync(`${v1}/cpu.cfs_period_us`, String(periodUs));
     writeFileSync(`${v1}/cpu.cfs_quota_us`, String(quotaUs));
     return true;
   }
-  const v2 = [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`].find((d) => existsSync(`${d}/cpu.max`));
+  const v2 = v2Dir(root, id, 'cpu.max');
   if (v2) {
     writeFileSync(`${v2}/cpu.max`, `${quotaUs} ${periodUs}`);
     return true;
@@ -76,8 +86,8 @@ export const DOCKER_RT_RUNTIME_US = 600_000;
  * budgets (cgroup v2, or no RT_GROUP_SCHED); false: the container's cgroup was not found.
  */
 export function grantContainerRealtime(id: string, runtimeUs: number, root = '/sys/fs/cgroup'): 'granted' | 'not-needed' | false {
-  const parent = [`${root}/cpu/docker`, `${root}/cpu,cpuacct/docker`].find((d) => existsSync(`${d}/cpu.rt_runtime_us`));
-  if (!parent) return [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`].some((d) => existsSync(d)) ? 'not-needed' : false;
+  const parent = v1CpuParents(root).find((d) => existsSync(`${d}/cpu.rt_runtime_us`));
+  if (!parent) return v2Dir(root, id) ? 'not-needed' : false;
   const own = `${parent}/${id}/cpu.rt_runtime_us`;
   if (!existsSync(own)) return false;
   if (Number(readFileSync(`${parent}/cpu.rt_runtime_us`, 'utf8').trim()) < DOCKER_RT_RUNTIME_US) writeFileSync(`${parent}/cpu.rt_runtime_us`, String(DOCKER_RT_RUNTIME_US));
