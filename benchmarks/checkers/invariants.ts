@@ -64,31 +64,38 @@ export function vipOverlaps(events: RunEvent[], instance: string | undefined, tE
   return out;
 }
 
-/**
- * VIP-owner overlaps of one instance from the best record the run has: the `vip` events of
- * vip-watch (the kernel's address events, read in order by one process) when there are any, else
- * keepalived's `vrrp` notify events (each stamped by its own script, so quick flaps can come out of
- * order). `downs`: nodes killed or stopped, which hold nothing from that instant (they cannot say so).
- */
 /** Nodes a fault killed, stopped or restarted, from the fault's start: they hold no address from then on. */
 export function stoppedNodes(faults: FaultRecord[]): { t: number; node: string }[] {
   return faults.filter((f) => f.kind === 'node-kill' || f.kind === 'node-stop' || f.kind === 'node-restart').map((f) => ({ t: f.start, node: f.target }));
 }
 
+/**
+ * The best record of who holds an instance's address: the `vip` events of vip-watch (the kernel's
+ * address events, read in order by one process) when there are any, else keepalived's `vrrp`
+ * notify events (each stamped by its own script, so quick flaps can come out of order).
+ */
+function ownershipSource(events: RunEvent[], instance: string): 'vip' | 'vrrp' {
+  return events.some((e) => e.source === 'vip' && e.type === 'state' && e.data?.instance === instance) ? 'vip' : 'vrrp';
+}
+
+/**
+ * VIP-owner overlaps of one instance from the best record the run has (ownershipSource). `downs`:
+ * nodes killed or stopped, which hold nothing from that instant (they cannot say so).
+ */
 export function vipOwnerOverlaps(events: RunEvent[], downs: { t: number; node: string }[], instance: string, tEnd: number): { source: 'vip' | 'vrrp'; overlaps: Overlap[] } {
-  const source = events.some((e) => e.source === 'vip' && e.type === 'state' && e.data?.instance === instance) ? 'vip' : 'vrrp';
+  const source = ownershipSource(events, instance);
   const down = downs.map((d): RunEvent => ({ t: d.t, node: d.node, source, type: 'state', data: { state: 'DOWN', instance } }));
   return { source, overlaps: vipOverlaps([...events, ...down], instance, tEnd, source) };
 }
 
 /**
- * Who held a floating address at an instant, from the same record vipOwnerOverlaps reads (vip-watch's
- * `vip` events, else keepalived's `vrrp` ones): the node whose latest MASTER event came last among
- * those still holding it (during an overlap, the newer holder: its gratuitous ARP took the traffic).
- * `downs`: nodes killed or stopped, which hold nothing from then on.
+ * Who held a floating address at an instant, from the same record vipOwnerOverlaps reads: the node
+ * whose latest MASTER event came last among those still holding it (during an overlap, the newer
+ * holder: its gratuitous ARP took the traffic). `downs`: nodes killed or stopped, which hold
+ * nothing from then on.
  */
 export function vipHolderAt(events: RunEvent[], downs: { t: number; node: string }[], instance: string): (t: number) => string | undefined {
-  const source = events.some((e) => e.source === 'vip' && e.type === 'state' && e.data?.instance === instance) ? 'vip' : 'vrrp';
+  const source = ownershipSource(events, instance);
   const changes = [
     ...events
       .filter((e) => e.source === source && e.type === 'state' && e.node && (e.data?.instance ?? instance) === instance)

@@ -123,7 +123,6 @@ async function runTrial(ctx: StackContext, cfg: HasConfig, plan: LabPlan, kind: 
   return { kind: kind.name, n, faults: t.faults, ledger: t.ledger };
 }
 
-
 export interface FailoverArgs {
   trials?: number;
   kinds?: KindName[];
@@ -221,7 +220,8 @@ function summarize(
   const allFaults = trials.flatMap((t) => t.faults);
   const instance = `VI_${c.cfg.vipNetwork.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const tEnd = Math.max(c.t0, ...trials.flatMap((t) => t.ledger.map((l) => l.end)));
-  const { overlaps } = vipOwnerOverlaps(events, stoppedNodes(allFaults), instance, tEnd);
+  const downs = stoppedNodes(allFaults);
+  const { overlaps } = vipOwnerOverlaps(events, downs, instance, tEnd);
   const outcomes: KindOutcome[] = [];
   const rows: BenchRow[] = [];
   for (const name of fp.kinds) {
@@ -244,7 +244,6 @@ function summarize(
   rows.push(overlapRow(outcomes));
   const ledger = trials.flatMap((t) => t.ledger);
   // judged by the balancer that held the VIP when each request started (the standby's table is inert)
-  const downs = stoppedNodes(allFaults);
   const removed = servedByRemoved(ledger, events, { activeBalancer: vipHolderAt(events, downs, instance), downs });
   rows.push({
     figure: 'invariant: no request served by a node the balancer had removed (> 1 s after removal)',
