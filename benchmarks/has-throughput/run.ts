@@ -124,12 +124,15 @@ export async function labAlreadyUp(backend: DockerBackend, lab: string): Promise
   return states.every((s) => s === 'running' || s === 'paused') ? plan : undefined;
 }
 
-/** Bring the HAS lab up (or reuse it when it is up), cap every traffic node at `cap` cores. */
-/** The lab a throughput bench runs on with these arguments (`--topology`, default has-16). */
+/** The topology a throughput bench runs on (`--topology`, default has-16). */
+const topologyOf = (args: string[]) => stringOption(args, 'topology') ?? HAS16_TOPOLOGY;
+
+/** The lab a throughput bench runs on with these arguments. */
 export async function throughputLabName(args: string[]): Promise<string> {
-  return (await loadTopologyFile(stringOption(args, 'topology') ?? HAS16_TOPOLOGY)).plan.lab;
+  return (await loadTopologyFile(topologyOf(args))).plan.lab;
 }
 
+/** Bring the HAS lab up (or reuse it when it is up), cap every traffic node at `cap` cores. */
 export async function openThroughputLab(topology: string, cap: number, periodMs: number, log: Logger, isolate = false): Promise<ThroughputLab> {
   const backend = await openBackend(log);
   const name = (await loadTopologyFile(topology)).plan.lab;
@@ -540,7 +543,7 @@ export async function withThroughputRun(
 ): Promise<BenchSummary> {
   const cap = numberOption(opts.args, 'cap', DEFAULT_CAP, 0.01, 2);
   const periodMs = numberOption(opts.args, 'cfs-period-ms', DEFAULT_CFS_PERIOD_MS, 1, 1000);
-  const topology = stringOption(opts.args, 'topology') ?? HAS16_TOPOLOGY;
+  const topology = topologyOf(opts.args);
   const t = await openThroughputLab(topology, cap, periodMs, opts.log, opts.args.includes('--isolate'));
   const conditions = {
     ...machineConditions(),
