@@ -147,6 +147,7 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
     const peers = masters.filter((p) => p !== m);
     await putIfChanged(ctx, m.name, NOTIFY_SCRIPT_PATH, notifyScript(m.name), '0755');
     const instances = vrrpInstances(cfg, m, peers);
+    const realtime = await allowVrrpRealtime(ctx, cfg.lab, m); // again on every deploy: a restarted container's cgroup has no budget
     const conf = keepalivedConf({
       lab: cfg.lab,
       node: m.name,
@@ -155,10 +156,9 @@ export async function deployMasters(ctx: StackContext, cfg: HasConfig, s: DrSett
       preemptDelaySeconds: s.preemptDelaySeconds,
       instances,
       notifyScript: NOTIFY_SCRIPT_PATH,
-      realtime: m.backend !== 'vm',
+      realtime,
     });
     await startVipWatch(ctx, cfg.lab, m.name, instances, 20_000 * cfg.waitScale);
-    await allowVrrpRealtime(ctx, cfg.lab, m); // again on every deploy: a restarted container's cgroup has none
     const changed = await putIfChanged(ctx, m.name, KEEPALIVED_CONF_PATH, conf);
     if (changed && (await daemonRunning(backend, cfg.lab, m.name, 'keepalived'))) {
       await backend.exec(cfg.lab, m.name, ['sh', '-c', 'kill -HUP "$(cat /run/halab/keepalived.pid)"']);

@@ -53,6 +53,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
   await startDaemon(backend, lab, self.name, { name: 'nfs-sync', argv: ['sh', '-c', syncLoop(cfg.nfsVip, SYNC_PERIOD_SECONDS)] });
   await putFile(backend, lab, self.name, NOTIFY_SCRIPT_PATH, notifyScript(self.name), '0755');
   const instance = { name: 'VI_NFS', vips: [`${cfg.nfsVip}/${nic.prefixLength}`] };
+  const realtime = await allowVrrpRealtime(ctx, lab, self);
   const conf = keepalivedConf({
     lab,
     node: self.name,
@@ -60,7 +61,7 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
     advertSeconds: NFS_ADVERT_SECONDS,
     preemptDelaySeconds: 5,
     notifyScript: NOTIFY_SCRIPT_PATH,
-    realtime: self.backend !== 'vm',
+    realtime,
     instances: [
       {
         ...instance,
@@ -73,7 +74,6 @@ async function deployServer(ctx: StackContext, cfg: HasConfig, self: PlannedNode
   });
   await putFile(backend, lab, self.name, KEEPALIVED_CONF_PATH, conf);
   await startVipWatch(ctx, lab, self.name, [instance], 20_000 * cfg.waitScale);
-  await allowVrrpRealtime(ctx, lab, self);
   await startDaemon(backend, lab, self.name, { name: 'keepalived', argv: ['keepalived', '-n', '-l', '-D', '-f', KEEPALIVED_CONF_PATH, ...KEEPALIVED_PID_ARGS] });
 }
 

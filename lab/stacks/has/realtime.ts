@@ -9,10 +9,20 @@ import type { PlannedNode } from '../../topology/types.ts';
 /** Real-time CPU a keepalived node may use, µs per second: ≈ 10× what 0.02 s adverts on two instances need. */
 export const VRRP_RT_RUNTIME_US = 30_000;
 
-/** Give a container node the RT budget keepalived's SCHED_RR needs (VM nodes: the guest's own kernel decides). */
-export async function allowVrrpRealtime(ctx: StackContext, lab: string, node: PlannedNode): Promise<void> {
-  if (node.backend === 'vm' || !ctx.backend.allowRealtime) return;
-  await ctx.backend.allowRealtime(lab, node.name, VRRP_RT_RUNTIME_US).catch((e: Error) => {
-    ctx.log.warn(`${node.name}: keepalived will run at normal priority (${e.message})`);
-  });
+/**
+ * Give a container node the RT budget keepalived's SCHED_RR needs; whether its keepalived should
+ * ask for SCHED_RR (keepalivedConf's `realtime`). Not on VM nodes: in a guest it would only order the
+ * guest's own processes (the host schedules the whole vCPU), and under TCG a real-time keepalived
+ * never took the VIP. Not when the budget could not be granted (said as a warning).
+ */
+export async function allowVrrpRealtime(ctx: StackContext, lab: string, node: PlannedNode): Promise<boolean> {
+  if (node.backend === 'vm') return false;
+  if (!ctx.backend.allowRealtime) return true; // no RT group budgets to manage: CAP_SYS_NICE is enough
+  return ctx.backend.allowRealtime(lab, node.name, VRRP_RT_RUNTIME_US).then(
+    () => true,
+    (e: Error) => {
+      ctx.log.warn(`${node.name}: keepalived will run at normal priority (${e.message})`);
+      return false;
+    },
+  );
 }

@@ -38,11 +38,7 @@ export interface KeepalivedSpec {
   preemptDelaySeconds: number;
   instances: VrrpInstance[];
   notifyScript: string;
-  /**
-   * Run the VRRP process SCHED_RR (realtime.ts). Containers only: in a VM guest it would only order
-   * the guest's own processes (the host schedules the whole vCPU), and under TCG a real-time
-   * keepalived outran keepalived's default 10 ms limit of CPU between blocking calls.
-   */
+  /** Run the VRRP process SCHED_RR (realtime.ts: allowVrrpRealtime says when). */
   realtime?: boolean;
 }
 
@@ -74,6 +70,7 @@ export function masterDownSeconds(advertSeconds: number, backupPriority: number)
 
 /** keepalived's VRRP process priority (SCHED_RR, 1–99). */
 export const VRRP_RT_PRIORITY = 50;
+
 export function keepalivedConf(s: KeepalivedSpec): string {
   const adv = formatAdvert(s.advertSeconds);
   const lines: string[] = [
