@@ -33,7 +33,7 @@ async function redeployStack(backend: DockerBackend, lab: string, node: string, 
   if (!plan?.stack) return '';
   const stack = await loadStack(plan.stack);
   try {
-    await stack.deploy({ plan, backend, log: silentLogger, stateDir: labStateDir(lab) });
+    await stack.deploy({ plan, backend, log: silentLogger, stateDir: labStateDir(lab), restarted: [node] });
     return ', stack redeployed';
   } catch (e) {
     log.warn(`redeploy after restarting ${node}: ${(e as Error).message}`);

@@ -25,6 +25,8 @@ export interface MonitorState {
   node: string;
   placement: Placement;
   health: Record<string, Health>;
+  /** Why a host is not ok: "no ping", "cpu 0.95", "no status (2 in a row)". */
+  why?: Record<string, string>;
   ticks: number;
   monitorIntervalS: number;
 }
@@ -129,7 +131,7 @@ export class NmtLab {
       if (!st) why = 'the monitor does not answer';
       else {
         const a = Object.entries(st.placement).find(([, x]) => !x?.secondary || st.health[x.primary] !== 'ok' || st.health[x.secondary] !== 'ok');
-        if (a) why = `${a[0]}: ${JSON.stringify(a[1])} health ${JSON.stringify(st.health)}`;
+        if (a) why = `${a[0]}: ${JSON.stringify(a[1])} health ${JSON.stringify(st.health)}${st.why ? ` why ${JSON.stringify(st.why)}` : ''}`;
         else {
           const lines = await this.probeLines(0, 200);
           const bad = this.cfg.services.find((s) => lines.filter((l) => l.service === s.name).at(-1)?.ok !== true);
@@ -165,11 +167,31 @@ export class NmtLab {
       await undo(this.backend, this.lab, f.inverse);
       recordUndone(this.lab, f.id);
     }
-    if (fs.some((f) => f.inverse.type === 'node-start')) {
-      await nmtStack.deploy({ plan: this.plan, backend: this.backend, log: silentLogger, stateDir: labStateDir(this.lab) });
+    const restarted = fs.flatMap((f) => (f.inverse.type === 'node-start' ? [f.inverse.node] : []));
+    if (restarted.length) {
+      await nmtStack.deploy({ plan: this.plan, backend: this.backend, log: silentLogger, stateDir: labStateDir(this.lab), restarted });
       // The restarted agent read the topology's timing: give it the run's again.
       if (this.timing) await this.setTiming(this.timing);
     }
+  }
+
+  /** Every host's halab logs (/var/log/halab/*.log), by node and file name; a node that is down gives none. */
+  async logs(): Promise<Record<string, Record<string, string>>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const h of this.cfg.hosts) {
+      const r = await this.backend.exec(this.lab, h.name, ['sh', '-c', 'for f in /var/log/halab/*.log; do echo "==> $f"; tail -n 300 "$f"; done'], { check: false }).catch(() => undefined);
+      if (!r || r.exitCode !== 0) continue;
+      out[h.name] = Object.fromEntries(
+        r.stdout
+          .split(/^==> /m)
+          .filter(Boolean)
+          .map((chunk) => {
+            const nl = chunk.indexOf('\n');
+            return [chunk.slice(0, nl).replace(/^.*\//, ''), chunk.slice(nl + 1)];
+          }),
+      );
+    }
+    return out;
   }
 
   /** The first ok answer for `service` from a server other than `from`, at or after `since`. */

@@ -9,6 +9,11 @@ export interface StackContext {
   log: Logger;
   /** The lab's state directory on the host (logs, journals). */
   stateDir: string;
+  /**
+   * A redeploy after a fault: only these nodes were restarted (they came back bare), the others
+   * still run what the last deploy gave them. A stack may then touch only these; absent = all.
+   */
+  restarted?: readonly string[];
 }
 
 export interface Stack {

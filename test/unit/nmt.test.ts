@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { analyseTopology } from '../../lab/topology/index.ts';
 import { TopologyError } from '../../lab/topology/types.ts';
 import { nmtConfig } from '../../lab/stacks/nmt/config.ts';
-import { assess, chooseSecondary, plan, type Health, type Placement } from '../../lab/stacks/nmt/schedule.ts';
+import { assess, chooseSecondary, plan, probeSummary, type Health, type Placement } from '../../lab/stacks/nmt/schedule.ts';
 import { trialFigures, ownerOverlaps } from '../../benchmarks/nmt-recovery/figures.ts';
 
 const TEXT = readFileSync('topologies/nmt.yaml', 'utf8');
@@ -73,6 +73,12 @@ describe('nmt monitor decisions', () => {
     expect(assess({ node: 'a', ping: true, status: 'timeout' }, 0.9, 1)).to.equal('ok'); // one late reply is not an overload
     expect(assess({ node: 'a', ping: true, status: { node: 'a', cpu: 0.9, services: {} } }, 0.9)).to.equal('overload');
     expect(assess({ node: 'a', ping: true, status: { node: 'a', cpu: 0.89, services: {} } }, 0.9)).to.equal('ok');
+  });
+
+  it('probeSummary says which of the heuristic\'s inputs judged the host', () => {
+    expect(probeSummary({ node: 'a', ping: false, status: 'timeout' }, 0)).to.equal('no ping');
+    expect(probeSummary({ node: 'a', ping: true, status: 'timeout' }, 2)).to.equal('no status (2 in a row)');
+    expect(probeSummary({ node: 'a', ping: true, status: { node: 'a', cpu: 0.95, services: {} } }, 0)).to.equal('cpu 0.95');
   });
 
   it('nothing to do when every host answers', () => {

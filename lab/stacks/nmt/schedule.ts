@@ -36,6 +36,12 @@ export function assess(p: ProbeResult, overloadCpu: number, statusMisses = 2): H
   return p.status.cpu >= overloadCpu ? 'overload' : 'ok';
 }
 
+/** What a probe saw, in words (why a host was not judged ok; reports and /state). */
+export function probeSummary(p: ProbeResult, statusMisses: number): string {
+  if (!p.ping) return 'no ping';
+  return p.status === 'timeout' ? `no status (${statusMisses} in a row)` : `cpu ${p.status.cpu}`;
+}
+
 export interface Assignment {
   primary: string;
   secondary: string | null;

@@ -21,9 +21,9 @@ import { promisify } from 'node:util';
 import { readCgroup } from '../../has/daemons/traffic-client.ts';
 import { TIMING_KEYS, type NmtConfig, type ServiceName } from '../config.ts';
 import { DATA_DIR, NFS_DATA, NMT_RUN, serviceSpec } from '../services.ts';
-import { assess, type Placement } from '../schedule.ts';
+import { assess, probeSummary, type Placement } from '../schedule.ts';
 import { checkName } from './clients.ts';
-import { event, probeHost, rpc } from './rpc.ts';
+import { event, probeHosts, rpc } from './rpc.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -285,7 +285,7 @@ function watchMonitor(primary: string): void {
   const tick = async () => {
     const start = Date.now();
     if (services.get('monitor')?.state !== 'standby' || watched !== primary) return;
-    const probe = await probeHost(host.name, host.address, cfg.agentPort, cfg.pingTimeoutS, cfg.statusTimeoutS);
+    const [probe] = await probeHosts([host], cfg.agentPort, cfg.pingTimeoutS, cfg.statusTimeoutS);
     misses = probe.ping && probe.status === 'timeout' ? misses + 1 : 0;
     const h = assess(probe, cfg.overloadCpu, misses);
     if (h !== 'ok' && services.get('monitor')?.state === 'standby' && watched === primary) {
@@ -295,10 +295,16 @@ function watchMonitor(primary: string): void {
         await release('monitor');
         return;
       }
-      event(node, 'decision', { service: 'monitor', from: primary, to: node, cause: h });
+      event(node, 'decision', { service: 'monitor', from: primary, to: node, cause: h, why: probeSummary(probe, misses) });
       if (h === 'overload') await rpc(host.address, cfg.agentPort, '/release', { service: 'monitor' }, cfg.releaseTimeoutS).catch(() => undefined);
-      await wake('monitor').catch((e: Error) => event(node, 'error', { op: 'wake', service: 'monitor', message: e.message }));
-      return;
+      try {
+        await wake('monitor');
+        return;
+      } catch (e) {
+        // Keep watching: the standby is still here, the next tick wakes it again (a wake whose NFS
+        // copy timed out on a busy host otherwise left the cluster without a monitor for good).
+        event(node, 'error', { op: 'wake', service: 'monitor', message: (e as Error).message });
+      }
     }
     watch = setTimeout(() => void tick(), Math.max(0, start + cfg.monitorIntervalS * 1000 - Date.now()));
   };

@@ -10,8 +10,8 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { TIMING_KEYS, type NmtConfig } from '../config.ts';
 import { DATA_DIR, NFS_DATA, NMT_RUN } from '../services.ts';
-import { assess, plan, type Action, type Health, type Placement, type StatusReply } from '../schedule.ts';
-import { event, probeHost, rpc } from './rpc.ts';
+import { assess, plan, probeSummary, type Action, type Health, type Placement, type StatusReply } from '../schedule.ts';
+import { event, probeHosts, rpc } from './rpc.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -23,6 +23,7 @@ type Saved = { placement: Placement } & Partial<Record<(typeof TIMING_KEYS)[numb
 
 let placement: Placement = Object.fromEntries(cfg.services.map((s) => [s.name, { primary: s.primary, secondary: s.secondary }]));
 let health: Record<string, Health> = {};
+let why: Record<string, string> = {}; // a host that is not ok: what the probe saw (in /state)
 let ticks = 0;
 const misses: Record<string, number> = {};
 
@@ -71,15 +72,15 @@ async function act(a: Action): Promise<void> {
 }
 
 async function tick(): Promise<void> {
-  const probes = await Promise.all(
-    cfg.hosts.filter((h) => h.name !== node).map((h) => probeHost(h.name, h.address, cfg.agentPort, cfg.pingTimeoutS, cfg.statusTimeoutS)),
-  );
+  const probes = await probeHosts(cfg.hosts.filter((h) => h.name !== node), cfg.agentPort, cfg.pingTimeoutS, cfg.statusTimeoutS);
   health = { [node]: 'ok' };
+  why = {};
   const running: Record<string, StatusReply['services']> = {};
   for (const p of probes) {
     misses[p.node] = p.ping && p.status === 'timeout' ? (misses[p.node] ?? 0) + 1 : 0;
     health[p.node] = assess(p, cfg.overloadCpu, misses[p.node]);
     if (p.status !== 'timeout') running[p.node] = p.status.services;
+    if (health[p.node] !== 'ok') why[p.node] = probeSummary(p, misses[p.node]!);
   }
   const next = plan(cfg.scheduling, placement, health, running, node);
   // A standby or repair still under way from an earlier tick is not asked for twice.
@@ -87,7 +88,7 @@ async function tick(): Promise<void> {
   if (actions.length === 0) return;
   const moved = JSON.stringify(next.placement) !== JSON.stringify(placement);
   placement = next.placement;
-  for (const a of actions) if (a.type === 'migrate') event(node, 'decision', { service: a.service, from: a.from, to: a.to, cause: a.cause, cold: a.coldStart });
+  for (const a of actions) if (a.type === 'migrate') event(node, 'decision', { service: a.service, from: a.from, to: a.to, cause: a.cause, why: why[a.from], cold: a.coldStart });
   if (moved) save();
   // Steps 1–2 for every failed service at once; steps 3–4 (new secondaries) after, not in R.
   await Promise.all(actions.filter((a) => a.type === 'migrate').map(act));
@@ -119,7 +120,7 @@ createServer(async (req, res) => {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(v));
   };
-  if (req.url === '/state') return send(200, { node, placement, health, ticks, monitorIntervalS: cfg.monitorIntervalS, pingTimeoutS: cfg.pingTimeoutS });
+  if (req.url === '/state') return send(200, { node, placement, health, why, ticks, monitorIntervalS: cfg.monitorIntervalS, pingTimeoutS: cfg.pingTimeoutS });
   if (req.url === '/config' && req.method === 'POST') {
     let s = '';
     for await (const c of req) s += c;
