@@ -64,7 +64,17 @@ export async function dryRun(s: Scenario, log: Logger, seed = s.seed): Promise<s
   return lines.join('\n') + '\n';
 }
 
-export async function runScenario(s: Scenario, log: Logger, opts: { seed?: number } = {}): Promise<RunResult> {
+export interface RunScenarioOptions {
+  seed?: number;
+  /**
+   * The caller takes the lab down right after the run (a benchmark): the last fault's rollback
+   * then skips the stack redeploy on a restarted node — nothing runs on the lab afterwards, and a
+   * VM master's redeploy took two minutes of a CI run. Every fault is still rolled back.
+   */
+  teardownAfter?: boolean;
+}
+
+export async function runScenario(s: Scenario, log: Logger, opts: RunScenarioOptions = {}): Promise<RunResult> {
   const seed = opts.seed ?? s.seed;
   const rand = seededRandom(seed);
   const up = await labUp(s.topology, log);
@@ -112,7 +122,9 @@ export async function runScenario(s: Scenario, log: Logger, opts: { seed?: numbe
     );
     const progress = setInterval(() => log.info(`  t=${((Date.now() - t0) / 1000).toFixed(0)} s`), 5000);
     const rollbacks = new Set<Promise<unknown>>();
-    await Promise.all(planned.map((f) => runFault(backend, plan, f, t0, rand, faultsFile, log, () => aborted, rollbacks)));
+    const lastAt = Math.max(...planned.map((f) => f.at));
+    const redeployAfter = (f: PlannedFault) => !(opts.teardownAfter && f.at === lastAt);
+    await Promise.all(planned.map((f) => runFault(backend, plan, f, t0, rand, faultsFile, log, () => aborted, rollbacks, redeployAfter(f))));
     const load = await probe.finally(() => clearInterval(progress));
     log.info(`probe: ${load.result.attempted} requests, ${load.result.ok} ok`);
   } finally {
@@ -166,6 +178,7 @@ async function runFault(
   log: Logger,
   aborted: () => boolean,
   rollbacks: Set<Promise<unknown>>,
+  redeploy: boolean,
 ): Promise<void> {
   await sleepUntil(t0 + f.at * 1000);
   // One fault at a time against a lab being repaired: a rollback that restarts a node redeploys the
@@ -188,7 +201,7 @@ async function runFault(
     log.warn(`  ${f.fault} on ${targets.join(', ')}: applying and verifying took past the window's end (t=${f.until} s); rolled back late (the fault record has the real times)`);
   if (untilMs !== null) await sleepUntil(untilMs);
   else return void applied.forEach((a) => appendFileSync(faultsFile, JSON.stringify(a.record) + '\n'));
-  const lifting = liftFault(backend, plan, applied, log);
+  const lifting = liftFault(backend, plan, applied, log, redeploy);
   rollbacks.add(lifting);
   try {
     for (const rec of await lifting) appendFileSync(faultsFile, JSON.stringify(rec) + '\n');
@@ -231,14 +244,15 @@ export async function injectFault(
 }
 
 /**
- * Roll applied faults back (in order); a node that was restarted gets the stack redeployed. Returns
- * the finished records (with `end` = when the rollback began).
+ * Roll applied faults back (in order); a node that was restarted gets the stack redeployed (unless
+ * `redeploy` is false: the lab goes down next). Returns the finished records (with `end` = when the
+ * rollback began).
  */
-export async function liftFault(backend: DockerBackend, plan: LabPlan, applied: AppliedFault[], log: Logger): Promise<FaultRecord[]> {
+export async function liftFault(backend: DockerBackend, plan: LabPlan, applied: AppliedFault[], log: Logger, redeploy = true): Promise<FaultRecord[]> {
   const out: FaultRecord[] = [];
   for (const a of applied) {
     const end = Date.now();
-    log.info(`  rolled back ${a.record.kind} on ${a.record.target}: ${await undo(backend, plan.lab, a.inverse, { redeploy: true, log })}`);
+    log.info(`  rolled back ${a.record.kind} on ${a.record.target}: ${await undo(backend, plan.lab, a.inverse, { redeploy, log })}${redeploy ? '' : ' (no redeploy: the lab goes down next)'}`);
     recordUndone(plan.lab, a.record.id);
     out.push({ ...a.record, end });
   }

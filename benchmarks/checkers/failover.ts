@@ -120,6 +120,8 @@ export interface FailoverAggregate {
   outageMs: Summary;
   /** Over the trials where something succeeded after the fault. */
   gapMs: Summary;
+  /** Longest time without a successful response while the fault held, over the same trials. */
+  maxGapMs: Summary;
   /** Over the trials with a detection event. */
   detectionMs: Summary;
   failed: Summary;
@@ -134,6 +136,7 @@ export function aggregateFailovers(results: FailoverResult[]): FailoverAggregate
     recovered: results.filter((r) => r.recovered).length,
     outageMs: summarize(results.map((r) => r.outageMs)),
     gapMs: summarize(nums(results.map((r) => r.gapMs))),
+    maxGapMs: summarize(nums(results.map((r) => r.maxGapMs))),
     detectionMs: summarize(nums(results.map((r) => r.detectionMs))),
     failed: summarize(results.map((r) => r.failed)),
     timeouts: summarize(results.map((r) => r.timeouts)),

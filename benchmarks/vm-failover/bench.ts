@@ -4,7 +4,8 @@
 //   --trials   how many faults per backend (default 5; --quick: 1, to keep CI short): the scenario's first timeline
 //              entry is repeated that many times, `every` seconds apart as the file says
 // The VM lab runs first (chaos runner: up, probe workload with its ledger, faults journalled and
-// rolled back, checkers), is taken down, then the container twin (twin.ts: the same topology with
+// rolled back — the last one without the stack redeploy a restarted VM needs, since the lab goes
+// down next — checkers), is taken down, then the container twin (twin.ts: the same topology with
 // every `backend: vm` → container, same lab name and networks) runs the same scenario. The rows
 // are the failover checker's figures per fault (median, trials, spread) and the VM/container ratio.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,7 +55,7 @@ async function runVariant(s: Scenario, backend: 'vm' | 'container', opts: BenchO
   opts.log.info(`${backend} masters: ${s.name} on ${s.topology}, ${s.timeline[0]!.repeat} × ${s.timeline[0]!.fault} …`);
   const { plan } = await loadTopologyFile(s.topology);
   try {
-    const r = await runScenario(s, opts.log);
+    const r = await runScenario(s, opts.log, { teardownAfter: !keep });
     const failovers = JSON.parse(readFileSync(join(r.runDir, 'failovers.json'), 'utf8')) as FailoverResult[];
     const ledger = readJsonl<LedgerEntry>(join(r.runDir, 'ledger.jsonl'));
     return {
@@ -128,8 +129,10 @@ export async function runVmFailoverBench(opts: BenchOptions): Promise<BenchSumma
     },
     trialRow(`detection (VRRP MASTER elsewhere), VM masters`, vm.agg.detectionMs, 'from the new master\'s notify event (its clock set from the host at boot)'),
     trialRow(`detection (VRRP MASTER elsewhere), container masters`, ct.agg.detectionMs, 'from the new master\'s notify event'),
-    trialRow(`gap between successful requests, VM masters`, vm.agg.gapMs, ''),
-    trialRow(`gap between successful requests, container masters`, ct.agg.gapMs, ''),
+    // The longest gap while the fault held, not the gap around its start: a killed container's
+    // requests kept succeeding while `docker kill` ran (11 ms "gap" beside a 3 s outage).
+    trialRow(`longest gap between successful requests while the fault held, VM masters`, vm.agg.maxGapMs, ''),
+    trialRow(`longest gap between successful requests while the fault held, container masters`, ct.agg.maxGapMs, ''),
   ];
   for (const v of [vm, ct]) {
     if (v.agg.recovered < v.agg.trials) for (const r of rows) if (r.figure.includes(v.backend === 'vm' ? 'VM masters' : 'container masters')) r.verdict = 'invalid';
