@@ -42,9 +42,10 @@ const FULL: Mode = {
 };
 /**
  * k = 4: M' = 1 and 4 s (the paper's M = 4 and 16; the full run has all four); the ping timeout and
- * the overload window shrink with it. One trial each (CI time: ~1.5 min per M on a loaded runner). Not k = 10 (M' = 0.4 s, status timeout 0.2 s): on 0.25-core hosts of a loaded 2-core CI
- * runner, status replies and SMTP sessions took longer than that, the monitor judged every host
- * overloaded and the monitor itself moved every few seconds (the lab never became steady).
+ * the overload window shrink with it. One trial each (CI time: ~1.5 min per M on a loaded runner).
+ * Not k = 10 (M' = 0.4 s, status timeout 0.2 s): on 0.25-core hosts of a loaded 2-core CI runner,
+ * status replies and SMTP sessions took longer than that, the monitor judged every host overloaded
+ * and the monitor itself moved every few seconds (the lab never became steady).
  */
 const QUICK: Mode = {
   scale: 4,
