@@ -1,5 +1,5 @@
 // The papers' reference values that checkers and benchmarks compare with. Data only; every value
-// carries its source (from /work/shared/papers/TARGETS.md, which quotes the seed texts).
+// carries its source (from ../shared/papers/TARGETS.md beside the project, which quotes the seed texts).
 //   003 = I. Haddad, The HAS Architecture, PhD thesis, Concordia University, 2006
 //   001 = Garvin, Baldwin, Chang, Service Recovery in a Loosely Coupled Distributed Computing
 //         Environment, New Mexico Tech, 2001
