@@ -152,6 +152,7 @@ describe('has masters: balancer table', () => {
     expect(t).to.include('type filter hook ingress device "eth0" priority -500;');
     expect(t).to.include('meta pkttype host ip daddr 198.18.1.100 tcp dport { 80, 443 } jump lb');
     expect(t).to.include('jhash ip saddr . tcp sport mod 8 seed 0x5eed map @bucket');
+    expect(t).to.include('tcp flags & (syn | ack) == syn delete @conn { ip saddr . tcp sport : meta mark }');
     expect(t).to.include('update @conn { ip saddr . tcp sport : meta mark }');
     expect(t).to.include('elements = { 0 : 1, 1 : 2, 2 : 1, 3 : 2, 4 : 1, 5 : 2, 6 : 1, 7 : 2 }');
     expect(t).to.include('ether saddr set ether daddr ether daddr set 02:42:c6:12:01:0d fwd to "eth0"');

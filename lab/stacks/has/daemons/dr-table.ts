@@ -5,6 +5,9 @@
 // The table (LVS-DR rebuilt with nftables, see ../../../../../shared/notes/nft-dr.md, variant C):
 //   netdev ingress on the master's VIP-side NIC; for TCP to VIP:{80,443} addressed to this NIC
 //   (`meta pkttype host`, so a flooded frame or the standby's copy is never forwarded twice):
+//     a SYN (a new connection) first deletes conn[saddr . sport]: a client reuses its ports
+//                            within the map's timeout, and a reused port must not inherit the old
+//                            flow's node, which may since have been removed or died
 //     mark := bucket[jhash(saddr . sport) mod N, fixed seed]  → traffic-node id
 //     conn[saddr . sport] := mark, unless the flow is already there (sticky: weight changes and
 //                            quiescence (weight 0) only steer NEW connections, old ones drain)
@@ -96,6 +99,8 @@ export function drTableScript(s: DrTableSpec): string {
     `    meta pkttype host ip daddr ${s.vip} tcp dport { ${s.ports.join(', ')} } jump lb`,
     `  }`,
     `  chain lb {`,
+    // A map's delete statement needs a value, which the kernel ignores: it deletes by key.
+    `    tcp flags & (syn | ack) == syn delete @conn { ip saddr . tcp sport : meta mark }`,
     `    meta mark set jhash ip saddr . tcp sport mod ${s.buckets} seed ${hex(s.seed)} map @bucket`,
     `    update @conn { ip saddr . tcp sport : meta mark }`,
     `    meta mark set ip saddr . tcp sport map @conn`,
