@@ -310,7 +310,7 @@ export function check(s: Scenario, runDir: string): Omit<RunResult, 'runDir'> {
     'failover_ms.max': fo.length ? out.max : null,
     'detection_ms.median': det.n ? det.median : null,
     failed_requests: av.attempted - av.ok,
-    failed_in_fault_windows: fo.reduce((a, f) => a + f.failed, 0),
+    failed_in_fault_windows: fo.reduce((a, f) => a + f.failedWhileHeld, 0),
     failback_failed_requests: fo.reduce((a, f) => a + f.failbackFailed, 0),
     timeouts: ledger.filter((l) => l.outcome === 'timeout').length,
     ok_rate: av.okRate,

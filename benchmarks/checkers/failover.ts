@@ -13,6 +13,11 @@
 //                request failed in the window; when never recovered, up to the last request seen.
 //   failed, timeouts   non-ok requests (and those of them that timed out) that started in
 //                [fault start, recovery); after the fault was lifted they count as failbackFailed.
+//   failedWhileHeld, timedOutWhileHeld   the same over the whole window: a partial outage (one
+//                traffic node of four dead until the balancer removes it) fails one request in
+//                four, so K oks in a row come early and "until recovery" would miss most failures.
+//   lastFailureMs  start of the last non-ok request in the window − the fault's start (how long
+//                the fault disturbed the service at all); null when none failed.
 //   detectionMs  first matching event at or after the fault's start − the fault's start (default:
 //                a VRRP state MASTER on a node other than the fault's target).
 import type { FaultRecord, LedgerEntry, RunEvent } from '../ledger.ts';
@@ -34,6 +39,11 @@ export interface FailoverResult {
   firstOkAfter: number | null;
   failed: number;
   timeouts: number;
+  /** Non-ok requests (and timed-out ones) that started at any time while the fault held. */
+  failedWhileHeld: number;
+  timedOutWhileHeld: number;
+  /** Start of the last non-ok request while the fault held − the fault's start; null: none failed. */
+  lastFailureMs: number | null;
   /** Recovered within the window (false: the service did not come back while observed). */
   recovered: boolean;
   /** Failed requests after the fault was lifted (fail-back, restart), until the next fault. */
@@ -89,6 +99,7 @@ export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: Ru
   const isDet = opts.isDetection ?? vrrpMasterElsewhere;
   const detection = events.filter((e) => e.t >= fault.start && e.t < nextStart && isDet(e, fault)).sort((a, b) => a.t - b.t)[0];
   const recovered = !sawFailure || recoveredAt !== undefined;
+  const failedHeld = after.filter((r) => r.outcome !== 'ok');
   const lastSeen = after.length ? Math.max(...after.map((r) => r.end)) : fault.start;
   const outageMs = !sawFailure ? 0 : recoveredAt ? recoveredAt.start - fault.start : lastSeen - fault.start;
   return {
@@ -102,6 +113,9 @@ export function failoverOf(ledger: LedgerEntry[], fault: FaultRecord, events: Ru
     firstOkAfter,
     failed,
     timeouts,
+    failedWhileHeld: failedHeld.length,
+    timedOutWhileHeld: failedHeld.filter((r) => r.outcome === 'timeout').length,
+    lastFailureMs: failedHeld.length ? Math.max(...failedHeld.map((r) => r.start)) - fault.start : null,
     recovered,
     failbackFailed: sorted.filter((r) => r.start >= windowEnd && r.start < nextStart && r.outcome !== 'ok').length,
     detectionMs: detection ? detection.t - fault.start : null,

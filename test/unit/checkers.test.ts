@@ -59,6 +59,16 @@ describe('checkers: failover', () => {
     expect(r.gapMs).to.equal(1102 - 992);
   });
 
+  it('a partial outage: every failure while the fault held counts, and the last one says how long it lasted', () => {
+    // one request in four (the lost node's share) times out from 1000 until 1400; the fault held until 2000
+    const ledger = probe(300, (t) => (t >= 1000 && t < 1400 && t % 40 === 0 ? 'timeout' : t === 2500 ? 'reset' : undefined));
+    const r = failoverOf(ledger, { id: 'f', kind: 'node-kill', target: 'web-1', start: 1000, end: 2000 });
+    expect([r.failed, r.outageMs]).to.deep.equal([1, 10]); // 3 oks in a row after the first failure
+    expect([r.failedWhileHeld, r.timedOutWhileHeld, r.lastFailureMs]).to.deep.equal([10, 10, 360]);
+    expect(r.failbackFailed).to.equal(1);
+    expect(failoverOf(probe(300, () => undefined), { id: 'g', kind: 'x', target: 'y', start: 1000 }).lastFailureMs).to.equal(null);
+  });
+
   it('K consecutive oks are needed for recovery', () => {
     // fail 1000..1090, ok 1100, 1110, fail 1120, then ok: with K=3 recovery is at 1130
     const ledger = probe(300, (t) => ((t >= 1000 && t < 1100) || t === 1120 ? 'error' : undefined));

@@ -29,6 +29,9 @@ const result = (gapMs: number | null, over: Partial<FailoverResult> = {}): Failo
   firstOkAfter: gapMs,
   failed: gapMs === null ? 10 : Math.max(0, Math.floor(gapMs / 10) - 1),
   timeouts: 0,
+  failedWhileHeld: gapMs === null ? 10 : Math.max(0, Math.floor(gapMs / 10) - 1),
+  timedOutWhileHeld: 0,
+  lastFailureMs: gapMs === null ? 0 : gapMs > 10 ? gapMs - 10 : null,
   recovered: gapMs !== null,
   failbackFailed: 0,
   detectionMs: gapMs === null ? null : gapMs - 20,
@@ -163,19 +166,23 @@ describe('has-failover: per-kind rows and verdicts', () => {
   });
 
   it('NFS: 0 failed requests passes only when NFS is in the request path; otherwise it says so', () => {
-    const ok = outcome('nfs-loss', [10, 10], { nfsInPath: true, results: [result(10, { failed: 0 }), result(10, { failed: 0 })] });
+    const ok = outcome('nfs-loss', [10, 10], { nfsInPath: true, results: [result(10, { failedWhileHeld: 0 }), result(10, { failedWhileHeld: 0 })] });
     expect(kindRows(ok)[2]).to.include({ measured: 0, reference: 0, verdict: 'pass' });
-    const bad = outcome('nfs-loss', [10, 10], { nfsInPath: true, results: [result(10, { failed: 0 }), result(10, { failed: 3 })] });
+    const bad = outcome('nfs-loss', [10, 10], { nfsInPath: true, results: [result(10, { failedWhileHeld: 0 }), result(10, { failedWhileHeld: 3 })] });
     expect(kindRows(bad)[2]).to.include({ measured: 3, verdict: 'fail' });
-    const local = outcome('nfs-loss', [10, 10], { nfsInPath: false, results: [result(10, { failed: 0 }), result(10, { failed: 0 })] });
+    const local = outcome('nfs-loss', [10, 10], { nfsInPath: false, results: [result(10, { failedWhileHeld: 0 }), result(10, { failedWhileHeld: 0 })] });
     expect(kindRows(local)[2]!.verdict).to.equal('info');
     expect(kindRows(local)[2]!.note).to.match(/NOT A TEST OF HA-NFS YET/);
   });
 
-  it('traffic node loss has no paper figure: info rows plus recovery to steady state', () => {
-    const rows = kindRows(outcome('traffic-node-loss', [10, 10], { results: [result(10, { outageMs: 4000 }), result(10, { outageMs: 6000 })] }));
+  it('traffic node loss has no paper figure: info rows, every failure while held, and how long requests failed', () => {
+    // one node of four lost: requests kept failing until 3.6 s and 3.4 s, though 3 oks in a row came after 40 ms
+    const lost = (lastFailureMs: number, failedWhileHeld: number) => result(10, { outageMs: 40, failed: 2, failedWhileHeld, lastFailureMs });
+    const rows = kindRows(outcome('traffic-node-loss', [10, 10, 10], { results: [lost(3600, 90), lost(3400, 85), result(10, { failedWhileHeld: 0, lastFailureMs: null })] }));
     expect(rows.map((r) => r.verdict)).to.deep.equal(['info', 'info', 'info', 'info']);
-    expect(rows[3]).to.include({ measured: 4000, trials: 2 });
+    expect(rows[2]).to.include({ measured: 175 });
+    expect(rows[3]).to.include({ measured: 3400, trials: 2 });
+    expect(rows[3]!.note).to.match(/no request failed in 1 trial/);
   });
 
   it('the VIP-owner invariant: any overlap fails, except under pause (reported, not judged)', () => {
