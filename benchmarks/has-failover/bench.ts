@@ -49,7 +49,8 @@ interface Trial {
 }
 
 /** What keeps the lab from steady state (null: steady). `strict` also wants the preferred master
- * holding the VIP (no fail-back pending) and every traffic node in rotation. */
+ * holding the VIP and the preferred NFS server the NFS IP (no fail-back pending), and every
+ * traffic node in rotation. */
 async function steadyProblem(ctx: StackContext, cfg: HasConfig, strict: boolean): Promise<string | null> {
   const preferred = cfg.masters[0]!.name;
   const client = cfg.clients.find((c) => c.name === 'client') ?? cfg.clients[0]!;
@@ -63,6 +64,9 @@ async function steadyProblem(ctx: StackContext, cfg: HasConfig, strict: boolean)
   if (cfg.nfs.length) {
     const { owner } = await inspectNfs(ctx, cfg);
     if (!owner || owner.includes('+')) return `NFS IP holder: ${owner ?? 'none'}`;
+    // The preferred server takes the IP back preempt_delay after it returns: a trial that started
+    // before that found no holder at all when the fail-back happened between two checks.
+    if (strict && owner !== cfg.nfs[0]!.name) return `${owner} holds the NFS IP (fail-back to ${cfg.nfs[0]!.name} pending)`;
   }
   const r = await ctx.backend.exec(cfg.lab, client.name, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '2', `http://${cfg.vip}:80${cfg.health.path}`], { check: false });
   return r.stdout.trim() === '200' ? null : `HTTP ${r.stdout.trim() || 'no answer'} through the VIP`;
