@@ -268,7 +268,7 @@ function summarize(
       kinds: fp.kinds.join(', '),
       'VRRP advert interval': `${c.cfg.vrrp.advertSeconds} s`,
       'probe': `open loop from node client, one GET per ${PROBE_INTERVAL_MS} ms, new TCP connection each (keep-alive off), timeout ${PROBE_TIMEOUT_MS} ms${fp.kinds.filter((k) => KINDS[k].probeTimeoutMs).map((k) => ` (${k}: ${KINDS[k].probeTimeoutMs} ms)`).join('')}`,
-      'fault timing': `steady state (one VIP holder = preferred master, all traffic nodes in rotation, one NFS IP holder, HTTP 200) → probe → fault after ${ms(LEAD_MS)} → held ${fp.kinds.map((k) => `${k} ${KINDS[k].holdSeconds} s`).join(', ')} → rolled back (a restarted node gets the stack redeployed)`,
+      'fault timing': `steady state (one VIP holder = preferred master, all traffic nodes in rotation, the preferred NFS server holding the NFS IP, HTTP 200) → probe → fault after ${ms(LEAD_MS)} → held ${fp.kinds.map((k) => `${k} ${KINDS[k].holdSeconds} s`).join(', ')} → rolled back (a restarted node gets the stack redeployed)`,
       disconnect: 'master-disconnect = links of both NICs of the active master down (cables pulled); partition by nftables is chaos/scenarios/has-master-disconnect.yaml',
       'erd': `kernel link events, safety poll ${c.cfg.erd.pollMs} ms`,
       'health checks': `every ${c.cfg.health.intervalSeconds} s, timeout ${c.cfg.health.timeoutSeconds} s`,

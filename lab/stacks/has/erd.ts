@@ -10,7 +10,7 @@ export async function deployErd(ctx: StackContext, cfg: HasConfig): Promise<void
   const subnets = new Map(ctx.plan.networks.map((n) => [n.name, n.subnet]));
   await Promise.all(
     ctx.plan.nodes
-      .filter((n) => n.nics.length > 1)
+      .filter((n) => n.nics.length > 1 && (!ctx.restarted || ctx.restarted.includes(n.name)))
       .map(async (node) => {
         const argv = await installDaemon(ctx.backend, cfg.lab, node.name, 'erd', ERD_ENTRY);
         const conf = {

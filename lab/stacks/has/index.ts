@@ -40,10 +40,19 @@ export const hasStack: Stack = {
     const cfg = hasConfig(ctx.plan);
     const s = drSettings(cfg, ctx.plan.params ?? {});
     const { log } = ctx;
-    await log.step('HAS: NFS', () => deployNfs(ctx, cfg));
-    await log.step(`HAS: traffic nodes (${cfg.traffic.length})`, () => deployTrafficNodes(ctx, cfg));
-    if (cfg.balancer === 'nft-dr') await log.step('HAS: direct routing on the traffic nodes', () => prepareTrafficNodesForDr(ctx, cfg));
-    await markInService(ctx, cfg); // only now may the health checks pass (a restarted node's page is gone)
+    // After a fault only the restarted nodes came back bare; the others still run what the last
+    // deploy gave them. Touching them again costs their capped CPU (each exec on a 0.1-core node
+    // waits for its CFS slices) while they serve. The masters are always redeployed: the step is
+    // idempotent and keeps both balancers' tables in step.
+    const restarted = ctx.restarted;
+    const mine = <T extends { name: string }>(nodes: readonly T[]): T[] => nodes.filter((n) => !restarted || restarted.includes(n.name));
+    const traffic: HasConfig = { ...cfg, traffic: mine(cfg.traffic) };
+    if (!restarted || mine(cfg.nfs).length) await log.step('HAS: NFS', () => deployNfs(ctx, cfg));
+    if (traffic.traffic.length) {
+      await log.step(`HAS: traffic nodes (${traffic.traffic.length})`, () => deployTrafficNodes(ctx, traffic));
+      if (cfg.balancer === 'nft-dr') await log.step('HAS: direct routing on the traffic nodes', () => prepareTrafficNodesForDr(ctx, traffic));
+      await markInService(ctx, traffic); // only now may the health checks pass (a restarted node's page is gone)
+    }
     const nodes = cfg.balancer === 'nft-dr' ? await drNodes(ctx, cfg) : [];
     await log.step(`HAS: masters (VRRP advert ${cfg.vrrp.advertSeconds} s, balancer ${cfg.balancer})`, () => deployMasters(ctx, cfg, s, nodes));
     await log.step('HAS: route failover (erd)', () => deployErd(ctx, cfg));
