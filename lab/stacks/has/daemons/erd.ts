@@ -4,8 +4,8 @@
 // answers ARP for any local address on any interface, so peers on the other LAN still reach this
 // node), and moved back when the link returns. Addresses to carry
 // (a master's VIP) move with it. Every switch is an event in /var/log/halab/events.jsonl.
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
+import { IpBatch } from './ip-batch.ts';
 import { watchLinks } from './link-watch.ts';
 
 interface Nic {
@@ -37,17 +37,6 @@ function carrier(ifname: string): boolean {
   }
 }
 
-/** Run ip; false when it failed (a 'del' of a route the kernel already dropped fails harmlessly,
- * a failed 'replace' means the failover did not happen and is reported in the event). */
-function ip(args: string[]): boolean {
-  try {
-    execFileSync('ip', args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function main(): void {
   const cfg = JSON.parse(readFileSync(process.argv[2] ?? '/etc/halab/erd.json', 'utf8')) as Config;
   // Every NIC counts as up until the first check: one already without a link when erd starts
@@ -56,7 +45,11 @@ function main(): void {
   /** network → the NIC currently carrying it, when not its own */
   const movedTo = new Map<string, string>();
   event(cfg.node, 'start', { nics: cfg.nics.map((n) => n.ifname), pollMs: cfg.pollMs });
-  const check = () => {
+  // ip: false when it failed (a 'del' of a route the kernel already dropped fails harmlessly, a
+  // failed 'replace' means the failover did not happen and is reported in the event).
+  const batch = new IpBatch();
+  const ip = (args: string[]) => batch.run(args);
+  const checkOnce = async () => {
     for (const nic of cfg.nics) {
       const isUp = carrier(nic.ifname);
       if (isUp === up.get(nic.ifname)) continue;
@@ -66,22 +59,26 @@ function main(): void {
       if (!isUp) {
         const spare = cfg.nics.find((o) => o !== nic && up.get(o.ifname));
         if (!spare) continue;
-        // One `ip` run, not a del then a replace: replace matches the subnet's route by prefix and
-        // metric whatever its device, and each run of `ip` in a node capped at 0.1 cores cost
-        // 60–140 ms. The del stays as the fallback. No 'onlink': for a device route without a
-        // gateway the kernel refuses it ("PERVASIVE and ONLINK").
+        // One command, not a del then a replace: replace matches the subnet's route by prefix and
+        // metric whatever its device. The del stays as the fallback. No 'onlink': for a device
+        // route without a gateway the kernel refuses it ("PERVASIVE and ONLINK").
         const to = ['route', 'replace', nic.subnet, 'dev', spare.ifname, 'src', spare.address];
-        const routed = ip(to) || (ip(['route', 'del', nic.subnet, 'dev', nic.ifname]), ip(to));
+        const routed = (await ip(to)) || ((await ip(['route', 'del', nic.subnet, 'dev', nic.ifname])), await ip(to));
         movedTo.set(nic.network, spare.ifname);
         event(cfg.node, 'failover', { network: nic.network, from: nic.ifname, to: spare.ifname, ms: now() - t0, routed });
       } else if (movedTo.has(nic.network)) {
         const via = movedTo.get(nic.network)!;
         const back = ['route', 'replace', nic.subnet, 'dev', nic.ifname, 'proto', 'kernel', 'scope', 'link', 'src', nic.address];
-        if (!ip(back)) (ip(['route', 'del', nic.subnet, 'dev', via]), ip(back));
+        if (!(await ip(back))) (await ip(['route', 'del', nic.subnet, 'dev', via]), await ip(back));
         movedTo.delete(nic.network);
         event(cfg.node, 'failback', { network: nic.network, from: via, to: nic.ifname, ms: now() - t0 });
       }
     }
+  };
+  // One check at a time: a link event during a route move is looked at after it.
+  let running: Promise<void> = Promise.resolve();
+  const check = () => {
+    running = running.then(checkOnce, checkOnce);
   };
   watchLinks(check, cfg.pollMs);
   check();
