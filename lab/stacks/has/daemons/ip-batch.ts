@@ -15,7 +15,7 @@ const MARKER = 'link show dev lo';
 const MARKER_LINE = /^\d+: lo: /m;
 
 /** Run `ip args` in its own process; false when it failed. */
-export function ipOnce(args: string[]): boolean {
+function ipOnce(args: string[]): boolean {
   try {
     execFileSync('ip', args, { stdio: 'ignore' });
     return true;
@@ -47,14 +47,17 @@ export class IpBatch {
   }
 
   close(): void {
-    this.child?.kill();
+    const child = this.child;
     this.child = undefined;
+    child?.kill();
   }
 
   private start(): ChildProcess {
     // -o: the marker's answer is one line
     const child = spawn('ip', ['-o', '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A child closed after a timeout may still answer: only the current child's output counts.
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      if (this.child !== child) return;
       this.out += d;
       if (!this.markerSeen && MARKER_LINE.test(this.out)) {
         this.markerSeen = true;
@@ -65,11 +68,15 @@ export class IpBatch {
         });
       }
     });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.err += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      if (this.child === child) this.err += d;
+    });
     child.stdin?.on('error', () => {}); // a dead child: 'exit' below settles the command
     child.on('error', () => {});
     child.on('exit', () => {
-      if (this.child === child) this.child = undefined;
+      // only the current child's death fails the command in flight; one closed earlier is past
+      if (this.child !== child) return;
+      this.child = undefined;
       this.settle(undefined);
     });
     return child;
@@ -90,6 +97,7 @@ export class IpBatch {
     this.err = '';
     const answer = new Promise<boolean | undefined>((resolve) => {
       const timer = setTimeout(() => {
+        this.waiting = undefined;
         this.close(); // no answer in time: start afresh next time
         resolve(undefined);
       }, this.timeoutMs);
