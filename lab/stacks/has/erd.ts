@@ -3,14 +3,16 @@ import { fileURLToPath } from 'node:url';
 import type { StackContext } from '../stack.ts';
 import { installDaemon, putFile, startDaemon } from '../node-files.ts';
 import type { HasConfig } from './config.ts';
+import type { PlannedNode } from '../../topology/types.ts';
 
 const ERD_ENTRY = fileURLToPath(new URL('./daemons/erd.ts', import.meta.url));
 
-export async function deployErd(ctx: StackContext, cfg: HasConfig): Promise<void> {
+/** erd on `nodes` (those with more than one NIC; the deploy passes the nodes it redeploys). */
+export async function deployErd(ctx: StackContext, cfg: HasConfig, nodes: readonly PlannedNode[]): Promise<void> {
   const subnets = new Map(ctx.plan.networks.map((n) => [n.name, n.subnet]));
   await Promise.all(
-    ctx.plan.nodes
-      .filter((n) => n.nics.length > 1 && (!ctx.restarted || ctx.restarted.includes(n.name)))
+    nodes
+      .filter((n) => n.nics.length > 1)
       .map(async (node) => {
         const argv = await installDaemon(ctx.backend, cfg.lab, node.name, 'erd', ERD_ENTRY);
         const conf = {

@@ -45,9 +45,9 @@ export const hasStack: Stack = {
     // waits for its CFS slices) while they serve. The masters are always redeployed: the step is
     // idempotent and keeps both balancers' tables in step.
     const restarted = ctx.restarted;
-    const mine = <T extends { name: string }>(nodes: readonly T[]): T[] => nodes.filter((n) => !restarted || restarted.includes(n.name));
-    const traffic: HasConfig = { ...cfg, traffic: mine(cfg.traffic) };
-    if (!restarted || mine(cfg.nfs).length) await log.step('HAS: NFS', () => deployNfs(ctx, cfg));
+    const toDeploy = <T extends { name: string }>(nodes: readonly T[]): T[] => nodes.filter((n) => !restarted || restarted.includes(n.name));
+    const traffic: HasConfig = { ...cfg, traffic: toDeploy(cfg.traffic) };
+    if (!restarted || toDeploy(cfg.nfs).length) await log.step('HAS: NFS', () => deployNfs(ctx, cfg));
     if (traffic.traffic.length) {
       await log.step(`HAS: traffic nodes (${traffic.traffic.length})`, () => deployTrafficNodes(ctx, traffic));
       if (cfg.balancer === 'nft-dr') await log.step('HAS: direct routing on the traffic nodes', () => prepareTrafficNodesForDr(ctx, traffic));
@@ -55,7 +55,7 @@ export const hasStack: Stack = {
     }
     const nodes = cfg.balancer === 'nft-dr' ? await drNodes(ctx, cfg) : [];
     await log.step(`HAS: masters (VRRP advert ${cfg.vrrp.advertSeconds} s, balancer ${cfg.balancer})`, () => deployMasters(ctx, cfg, s, nodes));
-    await log.step('HAS: route failover (erd)', () => deployErd(ctx, cfg));
+    await log.step('HAS: route failover (erd)', () => deployErd(ctx, cfg, toDeploy(ctx.plan.nodes)));
     const ms = await log.step(`HAS: service through the VIP ${cfg.vip}`, () => waitForService(ctx, cfg));
     log.info(`HAS: http://${cfg.vip}${cfg.health.path} answered 200 after ${ms} ms`);
   },
